@@ -1,0 +1,140 @@
+"""Email address parsing and validation (syntax only, no DNS), built on email-validator.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.utils import getaddresses, parseaddr
+
+from email_validator import EmailNotValidError, validate_email
+
+from mailgui.errors import InvalidEmailError, InvalidHeaderValueError
+
+_CRLF = re.compile(r"[\r\n]")
+# email-validator refuses "localhost" as a special-use name; on a desktop it is the natural
+# domain of the built-in relay's mailbox, so it is checked through a stand-in domain instead.
+_LOCAL_DOMAINS = {"localhost"}
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    """One parsed address: display name, normalized address, and whether it needs SMTPUTF8."""
+
+    name: str
+    address: str
+    smtputf8: bool
+
+    def header(self) -> Address:
+        local, _, domain = self.address.rpartition("@")
+        return Address(display_name=self.name, username=local, domain=domain)
+
+    def __str__(self) -> str:
+        return str(self.header())
+
+
+def refuse_line_breaks(value: str, field: str) -> None:
+    """Raise if a header value carries CR or LF (header injection)."""
+    if _CRLF.search(value):
+        raise InvalidHeaderValueError(f"{field}: line breaks (CR or LF) are not allowed in a header value")
+
+
+def _validate(addr: str) -> tuple[str, bool]:
+    local, sep, domain = addr.rpartition("@")
+    if sep and domain.lower() in _LOCAL_DOMAINS:
+        result = validate_email(f"{local}@localhost.test", check_deliverability=False, test_environment=True)
+        return f"{result.local_part}@{domain.lower()}", result.smtputf8
+    result = validate_email(addr, check_deliverability=False, test_environment=True, globally_deliverable=False)
+    return result.normalized, result.smtputf8
+
+
+def invalid_email_reason(addr: object, field: str = "address") -> str | None:
+    """Why ``addr`` is not a valid bare email address, or None if it is."""
+    if not isinstance(addr, str):
+        return f"{field}: expected a string, got {type(addr).__name__}"
+    if not addr.strip():
+        return f"{field}: the address is empty"
+    if _CRLF.search(addr):
+        return f"{field}: line breaks (CR or LF) are not allowed in an address"
+    try:
+        _validate(addr.strip())
+    except EmailNotValidError as exc:
+        return f"{field}: {addr!r} is not a valid address: {exc}"
+    return None
+
+
+def is_email_valid(addr: object) -> bool:
+    return invalid_email_reason(addr) is None
+
+
+def check_email_valid(addr: object, field: str = "address") -> None:
+    reason = invalid_email_reason(addr, field)
+    if reason is not None:
+        raise InvalidEmailError(reason)
+
+
+def parse_mailbox(text: str, field: str) -> Mailbox:
+    """Parse one ``Name <addr>`` or bare address; raise InvalidEmailError naming the field."""
+    refuse_line_breaks(text, field)
+    name, addr = parseaddr(text)
+    if not addr or "@" not in addr:
+        raise InvalidEmailError(f"{field}: {text!r} is not a valid address: it has no @-sign")
+    try:
+        normalized, smtputf8 = _validate(addr)
+    except EmailNotValidError as exc:
+        raise InvalidEmailError(f"{field}: {text!r} is not a valid address: {exc}") from None
+    return Mailbox(name=name, address=normalized, smtputf8=smtputf8)
+
+
+def parse_address_list(value: str | Iterable[str] | None, field: str) -> list[Mailbox]:
+    """Parse a string of comma-separated addresses, or a list of such strings."""
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else list(value)
+    mailboxes: list[Mailbox] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise InvalidEmailError(f"{field}: expected a string address, got {type(item).__name__}")
+        refuse_line_breaks(item, field)
+        if not item.strip():
+            continue
+        found = 0
+        for name, addr in getaddresses([item]):
+            if not name and not addr:
+                continue
+            text = f"{name} <{addr}>" if name else addr
+            mailboxes.append(parse_mailbox(text, field))
+            found += 1
+        if not found:
+            raise InvalidEmailError(f"{field}: {item!r} is not a valid address")
+    return mailboxes
+
+
+def sender_matches(address: str, pattern: str) -> bool:
+    """Does a bare address match an authorized-sender entry (exact address or ``@domain``)?
+
+    Domains compare case-insensitively; local parts exactly, as RFC 5321 allows them to matter.
+    """
+    local, _, domain = address.rpartition("@")
+    if pattern.startswith("@"):
+        return domain.lower() == pattern[1:].lower()
+    p_local, _, p_domain = pattern.rpartition("@")
+    return local == p_local and domain.lower() == p_domain.lower()
+
+
+def normalize_sender_pattern(pattern: str) -> str:
+    """Validate an authorized-sender entry; return it in canonical form."""
+    pattern = pattern.strip()
+    if pattern.startswith("@"):
+        domain = pattern[1:]
+        reason = invalid_email_reason(f"postmaster@{domain}", "sender")
+        if not domain or reason is not None:
+            raise InvalidEmailError(f"sender: {pattern!r} is not a valid domain entry (write it as @example.com)")
+        return "@" + _validate(f"postmaster@{domain}")[0].rpartition("@")[2].lower()
+    mailbox = parse_mailbox(pattern, "sender")
+    local, _, domain = mailbox.address.rpartition("@")
+    return f"{local}@{domain.lower()}"

@@ -1,0 +1,1 @@
+"""The delivery worker (asyncio, no Qt): claims due messages, sends them, records outcomes, reports bounces."""

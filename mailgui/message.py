@@ -1,0 +1,382 @@
+"""Turn message fields into a standards-correct MIME message, and back.
+
+Pure: no I/O. The caller passes the time; the queue stores what :func:`build_message` returns.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import mimetypes
+import quopri
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import policy as email_policy
+from email.message import EmailMessage as MimeMessage
+from email.message import Message
+from email.utils import format_datetime, make_msgid
+
+from mailgui.addresses import Mailbox, parse_address_list, parse_mailbox, refuse_line_breaks
+from mailgui.errors import (
+    InvalidAttachmentTypeError,
+    InvalidHeaderNameError,
+    MissingBodyError,
+    MissingRecipientsError,
+    MissingSenderError,
+    MissingSubjectError,
+    PayloadEncodingError,
+    UnknownCharsetError,
+    UnknownEncodingError,
+)
+
+# App Engine's blocked list, plus script and installer types that arrived after it was written.
+BLOCKED_EXTENSIONS = frozenset(
+    [
+        "ade",
+        "adp",
+        "app",
+        "bat",
+        "chm",
+        "cmd",
+        "com",
+        "cpl",
+        "exe",
+        "hta",
+        "ins",
+        "isp",
+        "jar",
+        "js",
+        "jse",
+        "lib",
+        "lnk",
+        "mde",
+        "msc",
+        "msi",
+        "msp",
+        "mst",
+        "pif",
+        "ps1",
+        "psm1",
+        "reg",
+        "scf",
+        "scr",
+        "sct",
+        "shb",
+        "sys",
+        "vb",
+        "vbe",
+        "vbs",
+        "vxd",
+        "wsc",
+        "wsf",
+        "wsh",
+    ]
+)
+
+# App Engine's allow-list of extra headers; Resent-* is matched as a family.
+ALLOWED_HEADERS = {
+    h.lower(): h
+    for h in (
+        "Auto-Submitted",
+        "In-Reply-To",
+        "List-Id",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
+        "On-Behalf-Of",
+        "References",
+        "Resent-Date",
+        "Resent-From",
+        "Resent-Sender",
+        "Resent-To",
+        "Resent-Cc",
+        "Resent-Bcc",
+        "Resent-Message-Id",
+    )
+}
+_HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 ftext: printable ASCII except ':'
+
+
+def check_header_name(name: str) -> str:
+    """Return the canonical spelling of an allowed extra header, or raise."""
+    if not isinstance(name, str) or not _HEADER_NAME.match(name):
+        raise InvalidHeaderNameError(f"headers: {name!r} is not a valid header name")
+    canonical = ALLOWED_HEADERS.get(name.lower())
+    if canonical is None:
+        allowed = ", ".join(sorted(ALLOWED_HEADERS.values()))
+        raise InvalidHeaderNameError(f"headers: {name!r} is not allowed as an extra header (allowed: {allowed})")
+    return canonical
+
+
+def check_attachment_name(filename: str) -> None:
+    if not isinstance(filename, str) or not filename.strip():
+        raise InvalidAttachmentTypeError("attachments: every attachment needs a file name")
+    refuse_line_breaks(filename, "attachments")
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if ext in BLOCKED_EXTENSIONS:
+        raise InvalidAttachmentTypeError(
+            f"attachments: {filename!r} is blocked: .{ext} files can carry executable code"
+        )
+
+
+class EncodedPayload:
+    """A payload with its charset and transfer encoding, as App Engine's Mail API has it."""
+
+    def __init__(self, payload: bytes | str, charset: str | None = None, encoding: str | None = None):
+        self.payload = payload
+        self.charset = charset
+        self.encoding = encoding
+
+    def decode(self) -> str:
+        data = self.payload.encode("ascii", "surrogateescape") if isinstance(self.payload, str) else self.payload
+        if self.encoding:
+            enc = self.encoding.lower()
+            try:
+                if enc == "base64":
+                    data = base64.b64decode(data, validate=False)
+                elif enc == "quoted-printable":
+                    data = quopri.decodestring(data)
+                elif enc not in ("7bit", "8bit", "binary"):
+                    raise UnknownEncodingError(f"body: unknown transfer encoding {self.encoding!r}")
+            except binascii.Error as exc:
+                raise PayloadEncodingError(f"body: payload is not valid {self.encoding}: {exc}") from None
+        charset = self.charset or "us-ascii"
+        try:
+            codecs.lookup(charset)
+        except LookupError:
+            raise UnknownCharsetError(f"body: unknown charset {charset!r}") from None
+        try:
+            return data.decode(charset)
+        except UnicodeDecodeError as exc:
+            raise PayloadEncodingError(f"body: payload is not valid {charset}: {exc}") from None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EncodedPayload) and (self.payload, self.charset, self.encoding) == (
+            other.payload,
+            other.charset,
+            other.encoding,
+        )
+
+    def __repr__(self) -> str:
+        return f"EncodedPayload({self.payload!r}, charset={self.charset!r}, encoding={self.encoding!r})"
+
+
+def _text(value: str | EncodedPayload) -> str:
+    return value.decode() if isinstance(value, EncodedPayload) else value
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file to attach: name, bytes, and an optional Content-ID for inline use."""
+
+    filename: str
+    payload: bytes
+    content_id: str | None = None
+
+    def __init__(self, filename: str, payload: bytes | str, content_id: str | None = None):
+        check_attachment_name(filename)
+        if content_id is not None:
+            refuse_line_breaks(content_id, "attachments")
+        data = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
+        object.__setattr__(self, "filename", filename)
+        object.__setattr__(self, "payload", data)
+        object.__setattr__(self, "content_id", content_id)
+
+    # App Engine's Attachment unpacks like a (filename, payload) pair.
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter((self.filename, self.payload))
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, i: int) -> str | bytes:
+        return (self.filename, self.payload)[i]
+
+    @property
+    def content_type(self) -> str:
+        guessed, _ = mimetypes.guess_type(self.filename, strict=False)
+        return guessed or "application/octet-stream"
+
+
+def to_attachments(value: object) -> list[Attachment]:
+    if value is None:
+        return []
+    if isinstance(value, Attachment):
+        return [value]
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
+        return [Attachment(value[0], value[1])]
+    if not isinstance(value, Iterable) or isinstance(value, (str, bytes)):
+        raise InvalidAttachmentTypeError("attachments: expected a list of Attachment or (filename, payload) pairs")
+    result = []
+    for item in value:
+        if isinstance(item, Attachment):
+            result.append(item)
+        elif isinstance(item, (tuple, list)) and len(item) in (2, 3):
+            result.append(Attachment(*item))
+        else:
+            raise InvalidAttachmentTypeError(f"attachments: {item!r} is not an Attachment or (filename, payload) pair")
+    return result
+
+
+def to_headers(value: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> list[tuple[str, str]]:
+    if value is None:
+        return []
+    pairs = list(value.items()) if isinstance(value, Mapping) else list(value)
+    result = []
+    for name, val in pairs:
+        canonical = check_header_name(name)
+        if not isinstance(val, str):
+            raise InvalidHeaderNameError(f"headers: the value of {canonical} must be a string")
+        refuse_line_breaks(val, f"headers[{canonical}]")
+        result.append((canonical, val))
+    return result
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """A validated message ready for the queue: envelope plus the exact bytes to send."""
+
+    sender: Mailbox
+    recipients: tuple[tuple[str, str], ...]  # (address, kind) with kind in to/cc/bcc; unique addresses
+    subject: str
+    message_id: str
+    raw: bytes
+    smtputf8: bool
+
+
+@dataclass
+class MessageFields:
+    sender: str | None = None
+    to: str | Sequence[str] | None = None
+    cc: str | Sequence[str] | None = None
+    bcc: str | Sequence[str] | None = None
+    reply_to: str | Sequence[str] | None = None
+    subject: str | None = None
+    body: str | EncodedPayload | None = None
+    html: str | EncodedPayload | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+def build_message(fields: MessageFields, *, now: float, message_id: str | None = None) -> OutgoingMessage:
+    """Validate ``fields`` and build the message; raise a BadRequestError naming the field."""
+    if not fields.sender:
+        raise MissingSenderError("sender: a sender address is required")
+    sender = parse_mailbox(fields.sender, "sender")
+    to = parse_address_list(fields.to, "to")
+    cc = parse_address_list(fields.cc, "cc")
+    bcc = parse_address_list(fields.bcc, "bcc")
+    reply_to = parse_address_list(fields.reply_to, "reply_to")
+    if not (to or cc or bcc):
+        raise MissingRecipientsError("to: at least one recipient (to, cc or bcc) is required")
+    if fields.subject is None:
+        raise MissingSubjectError("subject: a subject is required")
+    if not isinstance(fields.subject, str):
+        raise MissingSubjectError(f"subject: expected a string, got {type(fields.subject).__name__}")
+    refuse_line_breaks(fields.subject, "subject")
+    if fields.body is None and fields.html is None:
+        raise MissingBodyError("body: a plain-text or HTML body is required")
+    attachments = to_attachments(fields.attachments)
+    headers = to_headers(fields.headers)
+
+    everyone = [sender, *to, *cc, *bcc, *reply_to]
+    smtputf8 = any(m.smtputf8 for m in everyone)
+    policy = email_policy.SMTPUTF8 if smtputf8 else email_policy.SMTP
+    msg = MimeMessage(policy=policy)
+    msg["From"] = sender.header()
+    if to:
+        msg["To"] = [m.header() for m in to]
+    if cc:
+        msg["Cc"] = [m.header() for m in cc]
+    if reply_to:
+        msg["Reply-To"] = [m.header() for m in reply_to]
+    msg["Subject"] = fields.subject
+    msg["Date"] = format_datetime(datetime.fromtimestamp(now, UTC))
+    if message_id is None:
+        message_id = make_msgid(domain=sender.address.rpartition("@")[2])
+    refuse_line_breaks(message_id, "message_id")
+    msg["Message-ID"] = message_id
+    for name, value in headers:
+        msg[name] = value
+    _set_bodies(msg, fields.body, fields.html)
+    for att in attachments:
+        maintype, _, subtype = att.content_type.partition("/")
+        msg.add_attachment(att.payload, maintype=maintype, subtype=subtype, filename=att.filename)
+        if att.content_id:
+            part: Message = msg.get_payload()[-1]  # type: ignore[index,assignment]
+            part.replace_header("Content-Disposition", f'inline; filename="{att.filename}"')
+            part["Content-ID"] = att.content_id if att.content_id.startswith("<") else f"<{att.content_id}>"
+
+    recipients: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for kind, group in (("to", to), ("cc", cc), ("bcc", bcc)):
+        for m in group:
+            if m.address.lower() not in seen:
+                seen.add(m.address.lower())
+                recipients.append((m.address, kind))
+    return OutgoingMessage(
+        sender=sender,
+        recipients=tuple(recipients),
+        subject=fields.subject,
+        message_id=message_id,
+        raw=msg.as_bytes(policy=policy),
+        smtputf8=smtputf8,
+    )
+
+
+def _set_bodies(msg: MimeMessage, body: str | EncodedPayload | None, html: str | EncodedPayload | None) -> None:
+    if body is not None:
+        text = _text(body)
+        msg.set_content(text, subtype="plain", charset="utf-8", cte=_cte(text))
+        if html is not None:
+            markup = _text(html)
+            msg.add_alternative(markup, subtype="html", charset="utf-8", cte=_cte(markup))
+    elif html is not None:
+        markup = _text(html)
+        msg.set_content(markup, subtype="html", charset="utf-8", cte=_cte(markup))
+
+
+def _cte(text: str) -> str | None:
+    # Never 8bit: a relay without 8BITMIME must be able to carry every message unchanged.
+    return None if text.isascii() else "quoted-printable"
+
+
+def fields_from_mime(mime: Message) -> MessageFields:
+    """Read the fields of an existing message (App Engine's ``EmailMessage(mime_message=...)``)."""
+    from email import message_from_bytes
+
+    if not isinstance(mime, MimeMessage):
+        mime = message_from_bytes(mime.as_bytes(), _class=MimeMessage, policy=email_policy.default)
+    assert isinstance(mime, MimeMessage)
+    fields = MessageFields()
+    fields.sender = str(mime["From"]) if mime["From"] else None
+    fields.to = _header_list(mime, "To")
+    fields.cc = _header_list(mime, "Cc")
+    fields.bcc = _header_list(mime, "Bcc")
+    fields.reply_to = _header_list(mime, "Reply-To")
+    fields.subject = str(mime["Subject"]) if mime["Subject"] is not None else None
+    plain = mime.get_body(preferencelist=("plain",))
+    html = mime.get_body(preferencelist=("html",))
+    fields.body = plain.get_content() if plain is not None else None
+    fields.html = html.get_content() if html is not None else None
+    for part in mime.iter_attachments():
+        filename = part.get_filename()
+        if filename:
+            payload = part.get_payload(decode=True)
+            if not isinstance(payload, bytes):
+                payload = b""
+            cid = part["Content-ID"]
+            fields.attachments.append(Attachment(filename, payload, str(cid) if cid else None))
+    for name, value in mime.items():
+        if name.lower() in ALLOWED_HEADERS:
+            fields.headers.append((ALLOWED_HEADERS[name.lower()], str(value)))
+    return fields
+
+
+def _header_list(mime: MimeMessage, name: str) -> list[str] | None:
+    header = mime[name]
+    if header is None:
+        return None
+    return [str(a) for a in header.addresses]

@@ -1,0 +1,130 @@
+"""Plain records the queue hands out and takes in. No SQL here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DEFERRED = "deferred"
+    BOUNCED = "bounced"
+    CANCELLED = "cancelled"
+
+
+class RecipientStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+FINAL_STATUSES = frozenset({Status.SENT, Status.BOUNCED, Status.CANCELLED})
+
+
+@dataclass(frozen=True)
+class Recipient:
+    address: str
+    kind: str
+    status: str
+    code: int | None = None
+    reply: str | None = None
+    updated_at: float | None = None
+
+
+@dataclass(frozen=True)
+class MessageSummary:
+    id: int
+    message_id: str
+    status: str
+    sender: str
+    from_header: str
+    subject: str
+    created_at: float
+    attempts: int
+    next_attempt_at: float | None
+    expires_at: float
+    last_code: int | None
+    last_reply: str | None
+    kind: str
+    parent_id: int | None
+    recipients: tuple[Recipient, ...] = ()
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    id: int
+    started_at: float
+    duration: float
+    relay: str
+    error: str | None
+    results: tuple[Recipient, ...]
+
+
+@dataclass(frozen=True)
+class MessageDetail:
+    summary: MessageSummary
+    raw: bytes
+    attempts: tuple[AttemptRecord, ...]
+    report_ids: tuple[int, ...]  # delivery reports sent about this message
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    """A message leased to one worker, with only its still-pending recipients."""
+
+    id: int
+    message_id: str
+    sender: str
+    raw: bytes
+    smtputf8: bool
+    recipients: tuple[str, ...]
+    attempts: int
+    created_at: float
+    expires_at: float
+    kind: str
+    parent_id: int | None
+    warned_at: float | None
+    subject: str = ""
+
+
+@dataclass(frozen=True)
+class RecipientResult:
+    """One recipient's outcome in an attempt. status is delivered, failed or pending (retry)."""
+
+    address: str
+    status: str
+    code: int | None
+    reply: str
+
+
+@dataclass(frozen=True)
+class Attempt:
+    started_at: float
+    duration: float
+    relay: str
+    results: tuple[RecipientResult, ...]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    status: str
+    newly_failed: tuple[Recipient, ...]  # failed or expired in this attempt
+    pending: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Bounce:
+    message_id: int
+    address: str
+    status: str
+    code: int | None
+    reply: str | None
+    at: float | None
+    sender: str
+    subject: str

@@ -1,0 +1,430 @@
+"""The queue: every state change is one small transaction. The only code (with reads.py) that runs SQL."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from mailgui.addresses import sender_matches
+from mailgui.clock import Clock, SystemClock
+from mailgui.errors import InvalidSenderError, LeaseLostError, QueueError, UnknownMessageError
+from mailgui.message import OutgoingMessage
+from mailgui.queue.connection import connect, transaction
+from mailgui.queue.reads import QueueReads
+from mailgui.queue.records import (
+    Attempt,
+    AttemptOutcome,
+    ClaimedMessage,
+    Recipient,
+    RecipientStatus,
+    Status,
+)
+
+DEFAULT_LIFETIME = 5 * 24 * 3600.0
+
+
+class Queue(QueueReads):
+    """A handle on one queue file. Cheap to open; several processes may share one file."""
+
+    def __init__(self, path: str | Path, clock: Clock | None = None):
+        self.path = str(path)
+        self.clock: Clock = clock or SystemClock()
+        self.conn: sqlite3.Connection = connect(path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Queue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _tx(self):  # type: ignore[no-untyped-def]
+        return transaction(self.conn, self.path)
+
+    # -- authorized senders ---------------------------------------------------------------------------
+    def list_senders(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT pattern FROM senders ORDER BY pattern")]
+
+    def add_sender(self, pattern: str) -> bool:
+        """Add a normalized entry (see addresses.normalize_sender_pattern). False if it was there."""
+        with self._tx() as c:
+            cur = c.execute(
+                "INSERT INTO senders(pattern, added_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (pattern, self.clock.now()),
+            )
+            return cur.rowcount > 0
+
+    def remove_sender(self, pattern: str) -> bool:
+        with self._tx() as c:
+            return c.execute("DELETE FROM senders WHERE pattern = ?", (pattern,)).rowcount > 0
+
+    def is_authorized(self, address: str) -> bool:
+        return any(sender_matches(address, p) for p in self.list_senders())
+
+    def _check_sender(self, address: str) -> None:
+        if not any(sender_matches(address, p) for (p,) in self.conn.execute("SELECT pattern FROM senders")):
+            domain = address.rpartition("@")[2]
+            raise InvalidSenderError(
+                f"sender: {address!r} is not an authorized sender; authorize it with "
+                f"`mailgui senders add {address}` (or `mailgui senders add @{domain}` for the whole domain)"
+            )
+
+    # -- settings (validated above this layer, in mailgui.settings) ----------------------------------
+    def get_setting(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def delete_setting(self, key: str) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM settings WHERE key = ?", (key,))
+
+    def all_settings(self) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT key, value FROM settings ORDER BY key").fetchall())
+
+    # -- enqueue --------------------------------------------------------------------------------------
+    def enqueue(
+        self,
+        msg: OutgoingMessage,
+        *,
+        not_before: float | None = None,
+        lifetime: float | None = None,
+        authorize: bool = True,
+        priority: int = 0,
+    ) -> int:
+        """Store a validated message; returns its queue id once the transaction is committed (durable).
+
+        The authorized-sender check runs inside the same transaction, so it holds on every path.
+        """
+        now = self.clock.now()
+        with self._tx() as c:
+            if authorize:
+                self._check_sender(msg.sender.address)
+            if lifetime is None:
+                lifetime = self._lifetime(c)
+            start = max(now, not_before or now)
+            return self._insert(
+                c,
+                msg.message_id,
+                msg.sender.address,
+                str(msg.sender),
+                msg.subject,
+                msg.raw,
+                msg.smtputf8,
+                [(a, k) for a, k in msg.recipients],
+                now,
+                start,
+                start + lifetime,
+                priority,
+                "normal",
+                None,
+            )
+
+    def enqueue_report(
+        self, *, parent_id: int, message_id: str, recipient: str, subject: str, raw: bytes, smtputf8: bool = False
+    ) -> int:
+        """Queue a delivery report (bounce) with the null reverse-path. Not subject to the sender check."""
+        now = self.clock.now()
+        with self._tx() as c:
+            lifetime = self._lifetime(c)
+            return self._insert(
+                c,
+                message_id,
+                "",
+                "MAILER-DAEMON",
+                subject,
+                raw,
+                smtputf8,
+                [(recipient, "to")],
+                now,
+                now,
+                now + lifetime,
+                0,
+                "report",
+                parent_id,
+            )
+
+    def _lifetime(self, c: sqlite3.Connection) -> float:
+        row = c.execute("SELECT value FROM settings WHERE key = 'retry.lifetime'").fetchone()
+        return float(row[0]) if row else DEFAULT_LIFETIME
+
+    def _insert(
+        self,
+        c: sqlite3.Connection,
+        message_id: str,
+        sender: str,
+        from_header: str,
+        subject: str,
+        raw: bytes,
+        smtputf8: bool,
+        recipients: list[tuple[str, str]],
+        now: float,
+        start: float,
+        expires: float,
+        priority: int,
+        kind: str,
+        parent_id: int | None,
+    ) -> int:
+        cur = c.execute(
+            """INSERT INTO messages(message_id, sender, from_header, subject, raw, smtputf8, priority, kind,
+                   parent_id, created_at, status, next_attempt_at, expires_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)""",
+            (
+                message_id,
+                sender,
+                from_header,
+                subject,
+                raw,
+                int(smtputf8),
+                priority,
+                kind,
+                parent_id,
+                now,
+                start,
+                expires,
+                now,
+            ),
+        )
+        new_id = int(cur.lastrowid or 0)
+        c.executemany(
+            "INSERT INTO recipients(message_id, address, kind) VALUES (?, ?, ?)",
+            [(new_id, a, k) for a, k in recipients],
+        )
+        return new_id
+
+    # -- the worker's side ----------------------------------------------------------------------------
+    def claim_due(self, owner: str, limit: int, lease_seconds: float) -> list[ClaimedMessage]:
+        """Lease up to ``limit`` due messages (or ones whose lease ran out) to ``owner``."""
+        now = self.clock.now()
+        with self._tx() as c:
+            rows = c.execute(
+                """UPDATE messages SET status = 'sending', lease_owner = ?, lease_expires_at = ?, updated_at = ?
+                   WHERE id IN (
+                       SELECT id FROM (
+                           SELECT id, next_attempt_at AS due FROM messages
+                            WHERE status IN ('queued', 'deferred') AND next_attempt_at <= ?
+                           UNION ALL
+                           SELECT id, lease_expires_at AS due FROM messages
+                            WHERE status = 'sending' AND lease_expires_at <= ?
+                       ) ORDER BY due, id LIMIT ?)
+                   RETURNING id, message_id, sender, raw, smtputf8, attempts, created_at, expires_at, kind,
+                             parent_id, warned_at, subject""",
+                (owner, now + lease_seconds, now, now, now, limit),
+            ).fetchall()
+            if not rows:
+                return []
+            ids = [r[0] for r in rows]
+            pending: dict[int, list[str]] = {i: [] for i in ids}
+            marks = ",".join("?" * len(ids))
+            for mid, addr in c.execute(
+                f"SELECT message_id, address FROM recipients WHERE status = 'pending' AND message_id IN ({marks})"
+                " ORDER BY id",
+                ids,
+            ):
+                pending[mid].append(addr)
+        return [
+            ClaimedMessage(
+                id=r[0],
+                message_id=r[1],
+                sender=r[2],
+                raw=r[3],
+                smtputf8=bool(r[4]),
+                recipients=tuple(pending[r[0]]),
+                attempts=r[5],
+                created_at=r[6],
+                expires_at=r[7],
+                kind=r[8],
+                parent_id=r[9],
+                warned_at=r[10],
+                subject=r[11],
+            )
+            for r in sorted(rows, key=lambda r: r[0])
+        ]
+
+    def next_due_at(self) -> float | None:
+        """When the next message becomes claimable (None if nothing is waiting)."""
+        row = self.conn.execute(
+            """SELECT min(due) FROM (
+                   SELECT min(next_attempt_at) AS due FROM messages WHERE status IN ('queued', 'deferred')
+                   UNION ALL
+                   SELECT min(lease_expires_at) FROM messages WHERE status = 'sending')"""
+        ).fetchone()
+        return row[0]
+
+    def extend_lease(self, message_id: int, owner: str, lease_seconds: float) -> None:
+        with self._tx() as c:
+            self._check_lease(c, message_id, owner)
+            c.execute(
+                "UPDATE messages SET lease_expires_at = ? WHERE id = ?", (self.clock.now() + lease_seconds, message_id)
+            )
+
+    def _check_lease(self, c: sqlite3.Connection, message_id: int, owner: str) -> sqlite3.Row:
+        row = c.execute("SELECT status, lease_owner, attempts FROM messages WHERE id = ?", (message_id,)).fetchone()
+        if row is None:
+            raise UnknownMessageError(f"id: no message {message_id} in the queue")
+        if row[0] != Status.SENDING or row[1] != owner:
+            raise LeaseLostError(f"message {message_id}: lease held by {row[1]!r}, not {owner!r}")
+        return row
+
+    def record_attempt(self, message_id: int, owner: str, attempt: Attempt, retry_at: float | None) -> AttemptOutcome:
+        """Log an attempt and apply its per-recipient outcomes, in one transaction.
+
+        Recipients left pending are deferred to ``retry_at``; with ``retry_at=None`` (lifetime over) they
+        expire. The message ends ``sent`` if every recipient was delivered, ``bounced`` if none is pending
+        and one failed or expired, else ``deferred``.
+        """
+        now = self.clock.now()
+        with self._tx() as c:
+            self._check_lease(c, message_id, owner)
+            c.execute(
+                "INSERT INTO attempts(message_id, started_at, duration, relay, error, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    message_id,
+                    attempt.started_at,
+                    attempt.duration,
+                    attempt.relay,
+                    attempt.error,
+                    json.dumps([r.__dict__ for r in attempt.results]),
+                ),
+            )
+            newly_failed: list[Recipient] = []
+            for r in attempt.results:
+                status = r.status
+                if status == RecipientStatus.PENDING and retry_at is None:
+                    status = RecipientStatus.EXPIRED
+                c.execute(
+                    """UPDATE recipients SET status = ?, code = ?, reply = ?, updated_at = ?
+                       WHERE message_id = ? AND address = ? AND status = 'pending'""",
+                    (status, r.code, r.reply, now, message_id, r.address),
+                )
+                if status in (RecipientStatus.FAILED, RecipientStatus.EXPIRED):
+                    kind = c.execute(
+                        "SELECT kind FROM recipients WHERE message_id = ? AND address = ?", (message_id, r.address)
+                    ).fetchone()
+                    newly_failed.append(Recipient(r.address, kind[0] if kind else "to", status, r.code, r.reply, now))
+            if retry_at is None:
+                c.execute(
+                    "UPDATE recipients SET status = 'expired', updated_at = ? WHERE message_id = ? AND status = 'pending'",
+                    (now, message_id),
+                )
+            pending = tuple(
+                a
+                for (a,) in c.execute(
+                    "SELECT address FROM recipients WHERE message_id = ? AND status = 'pending' ORDER BY id",
+                    (message_id,),
+                )
+            )
+            failed = c.execute(
+                "SELECT count(*) FROM recipients WHERE message_id = ? AND status IN ('failed', 'expired')",
+                (message_id,),
+            ).fetchone()[0]
+            if pending:
+                status = Status.DEFERRED
+            elif failed:
+                status = Status.BOUNCED
+            else:
+                status = Status.SENT
+            last = _last_reply(attempt)
+            c.execute(
+                """UPDATE messages SET status = ?, attempts = attempts + 1, next_attempt_at = ?,
+                       lease_owner = NULL, lease_expires_at = NULL, last_code = ?, last_reply = ?, updated_at = ?
+                   WHERE id = ?""",
+                (status, retry_at if pending else now, last[0], last[1], now, message_id),
+            )
+        return AttemptOutcome(status=status, newly_failed=tuple(newly_failed), pending=pending)
+
+    def mark_warned(self, message_id: int) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE messages SET warned_at = ? WHERE id = ?", (self.clock.now(), message_id))
+
+    def release(self, message_id: int, owner: str) -> None:
+        """Give a lease back without an attempt (worker stopping): the message is claimable again at once."""
+        with self._tx() as c:
+            c.execute(
+                """UPDATE messages SET status = CASE WHEN attempts = 0 THEN 'queued' ELSE 'deferred' END,
+                       lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+                   WHERE id = ? AND status = 'sending' AND lease_owner = ?""",
+                (self.clock.now(), message_id, owner),
+            )
+
+    def release_all(self, owner: str) -> int:
+        with self._tx() as c:
+            return c.execute(
+                """UPDATE messages SET status = CASE WHEN attempts = 0 THEN 'queued' ELSE 'deferred' END,
+                       lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+                   WHERE status = 'sending' AND lease_owner = ?""",
+                (self.clock.now(), owner),
+            ).rowcount
+
+    # -- the user's side ------------------------------------------------------------------------------
+    def _status_of(self, c: sqlite3.Connection, message_id: int) -> str:
+        row = c.execute("SELECT status FROM messages WHERE id = ?", (message_id,)).fetchone()
+        if row is None:
+            raise UnknownMessageError(f"id: no message {message_id} in the queue")
+        return str(row[0])
+
+    def cancel(self, message_id: int) -> None:
+        """Stop a waiting message from being sent. A message being sent right now cannot be cancelled."""
+        now = self.clock.now()
+        with self._tx() as c:
+            status = self._status_of(c, message_id)
+            if status not in (Status.QUEUED, Status.DEFERRED):
+                raise QueueError(
+                    f"id: message {message_id} is {status}; only queued or deferred messages can be cancelled"
+                )
+            c.execute(
+                "UPDATE messages SET status = 'cancelled', next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                (now, now, message_id),
+            )
+            c.execute(
+                "UPDATE recipients SET status = 'cancelled', updated_at = ? WHERE message_id = ? AND status = 'pending'",
+                (now, message_id),
+            )
+
+    def requeue(self, message_id: int) -> None:
+        """Retry now. A bounced or cancelled message gets its failed recipients back and a fresh lifetime."""
+        now = self.clock.now()
+        with self._tx() as c:
+            status = self._status_of(c, message_id)
+            if status in (Status.SENDING, Status.SENT):
+                raise QueueError(f"id: message {message_id} is {status}; it cannot be retried")
+            if status in (Status.BOUNCED, Status.CANCELLED):
+                c.execute(
+                    """UPDATE recipients SET status = 'pending', updated_at = ?
+                       WHERE message_id = ? AND status IN ('failed', 'expired', 'cancelled')""",
+                    (now, message_id),
+                )
+                c.execute("UPDATE messages SET expires_at = ? WHERE id = ?", (now + self._lifetime(c), message_id))
+            c.execute(
+                "UPDATE messages SET status = 'queued', next_attempt_at = ?, warned_at = NULL, updated_at = ? WHERE id = ?",
+                (now, now, message_id),
+            )
+
+    def delete(self, message_ids: Iterable[int]) -> int:
+        """Delete messages for good. Messages being sent right now are left alone."""
+        ids = list(message_ids)
+        with self._tx() as c:
+            marks = ",".join("?" * len(ids))
+            return c.execute(f"DELETE FROM messages WHERE id IN ({marks}) AND status != 'sending'", ids).rowcount
+
+
+def _last_reply(attempt: Attempt) -> tuple[int | None, str | None]:
+    if attempt.error:
+        failing = [r for r in attempt.results if r.code is None or r.code >= 400]
+        return (failing[0].code if failing else None), attempt.error
+    for r in attempt.results:
+        if r.code is not None and r.code >= 400:
+            return r.code, r.reply
+    if attempt.results:
+        return attempt.results[0].code, attempt.results[0].reply
+    return None, None

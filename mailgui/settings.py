@@ -1,0 +1,172 @@
+"""Validated settings over the queue's key/value table, and the relay password in the OS keyring."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mailgui.errors import InvalidSettingError, SecretStoreError
+from mailgui.queue import Queue
+
+KEYRING_SERVICE = "mailgui"
+
+
+def _int(lo: int, hi: int) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        try:
+            n = int(value)
+        except ValueError:
+            raise ValueError("expected a whole number") from None
+        if not lo <= n <= hi:
+            raise ValueError(f"expected a number from {lo} to {hi}")
+        return str(n)
+
+    return check
+
+
+def _seconds(lo: float, hi: float) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        try:
+            n = float(value)
+        except ValueError:
+            raise ValueError("expected a number of seconds") from None
+        if not lo <= n <= hi:
+            raise ValueError(f"expected seconds from {lo:g} to {hi:g}")
+        return f"{n:g}"
+
+    return check
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value.lower() not in options:
+            raise ValueError(f"expected one of: {', '.join(options)}")
+        return value.lower()
+
+    return check
+
+
+_HOST = re.compile(r"^[A-Za-z0-9._:\-\[\]]*$")
+
+
+def _host(value: str) -> str:
+    value = value.strip()
+    if not _HOST.match(value):
+        raise ValueError("expected a host name or IP address")
+    return value
+
+
+def _text(value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise ValueError("line breaks are not allowed")
+    return value.strip()
+
+
+def _file(value: str) -> str:
+    value = value.strip()
+    if value and not Path(value).expanduser().is_file():
+        raise ValueError(f"no such file: {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    default: str
+    check: Callable[[str], str]
+    help: str
+
+
+SETTINGS: dict[str, SettingSpec] = {
+    "relay.mode": SettingSpec("local", _choice("local", "smtp"), "local: the built-in relay; smtp: the relay.* server"),
+    "relay.host": SettingSpec("", _host, "SMTP relay host name"),
+    "relay.port": SettingSpec("587", _int(1, 65535), "SMTP relay port"),
+    "relay.security": SettingSpec("starttls", _choice("none", "starttls", "tls"), "none, starttls or tls"),
+    "relay.username": SettingSpec("", _text, "user name for AUTH (empty: no AUTH)"),
+    "relay.timeout": SettingSpec("30", _seconds(1, 600), "seconds allowed for each network step"),
+    "relay.ca_file": SettingSpec("", _file, "extra CA bundle to trust (certificate checks stay on)"),
+    "retry.min_backoff": SettingSpec("300", _seconds(1, 86400), "seconds before the first retry"),
+    "retry.max_backoff": SettingSpec("4000", _seconds(1, 7 * 86400), "longest gap between retries"),
+    "retry.lifetime": SettingSpec("432000", _seconds(60, 60 * 86400), "give up after this many seconds"),
+    "worker.connections": SettingSpec("4", _int(1, 64), "SMTP connections used at once"),
+    "bounce.delay_warning": SettingSpec("0", _seconds(0, 60 * 86400), "warn the sender after this delay (0: off)"),
+    "local_relay.port": SettingSpec("0", _int(0, 65535), "port of the built-in relay (0: any free port)"),
+}
+
+SECRET_KEYS = {"relay.password"}
+
+
+def check_setting(key: str, value: str) -> str:
+    """Return the canonical form of ``value`` for ``key``, or raise InvalidSettingError naming both."""
+    spec = SETTINGS.get(key)
+    if spec is None:
+        if key in SECRET_KEYS:
+            raise InvalidSettingError(f"{key}: a secret; set it with `mailgui config set {key} --stdin`")
+        raise InvalidSettingError(f"{key}: unknown setting (known: {', '.join(SETTINGS)})")
+    try:
+        return spec.check(value)
+    except ValueError as exc:
+        raise InvalidSettingError(f"{key}: {value!r} is not valid: {exc}") from None
+
+
+class Settings:
+    """Typed access to the settings stored in one queue."""
+
+    def __init__(self, queue: Queue):
+        self.queue = queue
+
+    def get(self, key: str) -> str:
+        if key not in SETTINGS:
+            raise InvalidSettingError(f"{key}: unknown setting")
+        value = self.queue.get_setting(key)
+        return SETTINGS[key].default if value is None else value
+
+    def get_int(self, key: str) -> int:
+        return int(self.get(key))
+
+    def get_float(self, key: str) -> float:
+        return float(self.get(key))
+
+    def set(self, key: str, value: str) -> str:
+        canonical = check_setting(key, value)
+        self.queue.set_setting(key, canonical)
+        return canonical
+
+    def all(self) -> dict[str, str]:
+        stored = self.queue.all_settings()
+        return {key: stored.get(key, spec.default) for key, spec in SETTINGS.items()}
+
+
+def _keyring():  # type: ignore[no-untyped-def]
+    import keyring
+    from keyring.backends import fail
+
+    backend = keyring.get_keyring()
+    if isinstance(backend, fail.Keyring) or getattr(backend, "priority", 1) <= 0:
+        raise SecretStoreError(
+            "relay.password: no OS keyring is available here, so the password was not stored "
+            "(mailgui never writes it in plain text); install or unlock a keyring service and try again"
+        )
+    return keyring
+
+
+def _account(settings: Settings) -> str:
+    return f"{settings.get('relay.username')}@{settings.get('relay.host')}:{settings.get('relay.port')}"
+
+
+def set_password(settings: Settings, secret: str) -> None:
+    kr = _keyring()
+    try:
+        kr.set_password(KEYRING_SERVICE, _account(settings), secret)
+    except Exception as exc:  # keyring backends raise their own types
+        raise SecretStoreError(f"relay.password: the keyring refused to store it: {exc}") from exc
+
+
+def get_password(settings: Settings) -> str | None:
+    try:
+        kr = _keyring()
+    except SecretStoreError:
+        return None
+    value: str | None = kr.get_password(KEYRING_SERVICE, _account(settings))
+    return value

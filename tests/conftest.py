@@ -1,0 +1,38 @@
+"""Shared fixtures: a fresh SQLite queue file in tmp_path and a fake clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mailgui.clock import FakeClock
+from mailgui.queue import Queue
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A queue file of its own for this test; MAILGUI_DB points at it so the Mail API uses it too."""
+    path = tmp_path / "queue.sqlite3"
+    monkeypatch.setenv("MAILGUI_DB", str(path))
+    return path
+
+
+@pytest.fixture
+def queue(db_path: Path, clock: FakeClock) -> Iterator[Queue]:
+    q = Queue(db_path, clock=clock)
+    yield q
+    q.close()
+
+
+@pytest.fixture
+def authorized(queue: Queue) -> Queue:
+    """The queue with example.com authorized to send."""
+    queue.add_sender("@example.com")
+    return queue
