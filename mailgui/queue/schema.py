@@ -66,6 +66,29 @@ MIGRATIONS: list[list[str]] = [
             added_at REAL NOT NULL
         )""",
     ],
+    [
+        # The built-in relay's mailbox (what arrived at it), its simulator state, and compose drafts.
+        """CREATE TABLE mailbox (
+            id INTEGER PRIMARY KEY,
+            received_at REAL NOT NULL,
+            mail_from TEXT NOT NULL,
+            rcpt_to TEXT NOT NULL,            -- JSON list of envelope recipients
+            peer TEXT NOT NULL DEFAULT '',
+            from_header TEXT NOT NULL DEFAULT '',
+            subject TEXT NOT NULL DEFAULT '',
+            raw BLOB NOT NULL
+        )""",
+        """CREATE TABLE relay_sim (
+            key TEXT PRIMARY KEY,             -- e.g. 'tempfail:<sender>:<recipient>'
+            count INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE drafts (
+            id INTEGER PRIMARY KEY,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            fields TEXT NOT NULL              -- JSON of the compose fields, attachments inline (base64)
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,6 +12,8 @@ from mailgui.clock import Clock, SystemClock
 from mailgui.errors import InvalidSenderError, LeaseLostError, QueueError, UnknownMessageError
 from mailgui.message import OutgoingMessage
 from mailgui.queue.connection import connect, transaction
+from mailgui.queue.drafts import DraftStore
+from mailgui.queue.mailbox import MailboxStore
 from mailgui.queue.reads import QueueReads
 from mailgui.queue.records import (
     Attempt,
@@ -25,7 +27,7 @@ from mailgui.queue.records import (
 DEFAULT_LIFETIME = 5 * 24 * 3600.0
 
 
-class Queue(QueueReads):
+class Queue(QueueReads, MailboxStore, DraftStore):
     """A handle on one queue file. Cheap to open; several processes may share one file."""
 
     def __init__(self, path: str | Path, clock: Clock | None = None):
