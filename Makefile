@@ -24,8 +24,8 @@ run: install
 	$(BIN)/mailgui
 
 lint: install-test
-	$(BIN)/ruff check mailgui tests bench
-	$(BIN)/ruff format --check mailgui tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
