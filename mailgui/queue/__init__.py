@@ -1,5 +1,6 @@
 """The queue: the only code that touches SQLite. Everything else calls :class:`Queue`."""
 
+from mailgui.queue.mailbox import MailboxEntry, ReceivedMessage
 from mailgui.queue.records import (
     Attempt,
     AttemptOutcome,
@@ -21,9 +22,11 @@ __all__ = [
     "AttemptRecord",
     "Bounce",
     "ClaimedMessage",
+    "MailboxEntry",
     "MessageDetail",
     "MessageSummary",
     "Queue",
+    "ReceivedMessage",
     "Recipient",
     "RecipientResult",
     "RecipientStatus",
