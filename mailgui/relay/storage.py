@@ -1,0 +1,68 @@
+"""The relay's side of the queue file: mailbox and simulator calls, run off the event loop.
+
+The relay runs in the caller's loop (the GUI's, through qasync, or the headless worker's). A write to the
+queue file fsyncs and may wait on another process's lock, so each call runs on one thread of its own; one
+thread also keeps the calls on this connection in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from mailgui.clock import Clock
+from mailgui.queue import Queue
+
+T = TypeVar("T")
+
+
+class RelayStorage:
+    def __init__(self, queue_path: str | Path, clock: Clock | None = None):
+        self.queue_path = Path(queue_path)
+        self.clock = clock
+        self._executor: ThreadPoolExecutor | None = None
+        self._queue: Queue | None = None
+
+    async def open(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailgui-relay-db")
+        try:
+            self._queue = await self._run(Queue, self.queue_path, self.clock)
+        except BaseException:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+            raise
+
+    async def close(self) -> None:
+        if self._executor is None:
+            return
+        try:
+            if self._queue is not None:
+                await self._run(self._queue.close)
+        finally:
+            self._queue = None
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        if self._executor is None:
+            raise RuntimeError("the relay's queue file is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, *args))
+
+    @property
+    def queue(self) -> Queue:
+        if self._queue is None:
+            raise RuntimeError("the relay's queue file is not open")
+        return self._queue
+
+    async def store_received(self, mail_from: str, rcpt_to: Sequence[str], raw: bytes, peer: str) -> int:
+        return await self._run(self.queue.store_received, mail_from, list(rcpt_to), raw, peer)
+
+    async def bump_sim(self, key: str) -> int:
+        return await self._run(self.queue.bump_sim, key)
+
+    async def reset_sim(self, keys: Sequence[str]) -> int:
+        return await self._run(self.queue.reset_sim, list(keys))
