@@ -9,7 +9,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email.headerregistry import Address
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
+from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -43,13 +44,16 @@ def refuse_line_breaks(value: str, field: str) -> None:
         raise InvalidHeaderValueError(f"{field}: line breaks (CR or LF) are not allowed in a header value")
 
 
+@lru_cache(maxsize=4096)
 def _validate(addr: str) -> tuple[str, bool]:
     local, sep, domain = addr.rpartition("@")
     if sep and domain.lower() in _LOCAL_DOMAINS:
         result = validate_email(f"{local}@localhost.test", check_deliverability=False, test_environment=True)
         return f"{result.local_part}@{domain.lower()}", result.smtputf8
     result = validate_email(addr, check_deliverability=False, test_environment=True, globally_deliverable=False)
-    return result.normalized, result.smtputf8
+    # An ASCII local part on an internationalized domain goes out in its ASCII (punycode) form, so the
+    # message needs no SMTPUTF8; only a non-ASCII local part does.
+    return (result.ascii_email or result.normalized), result.smtputf8
 
 
 def invalid_email_reason(addr: object, field: str = "address") -> str | None:
@@ -80,7 +84,22 @@ def check_email_valid(addr: object, field: str = "address") -> None:
 def parse_mailbox(text: str, field: str) -> Mailbox:
     """Parse one ``Name <addr>`` or bare address; raise InvalidEmailError naming the field."""
     refuse_line_breaks(text, field)
-    name, addr = parseaddr(text)
+    chunks = split_addresses(text)
+    if len(chunks) != 1:
+        raise InvalidEmailError(f"{field}: {text!r} must be exactly one address")
+    return _parse_one(chunks[0], field)
+
+
+def _parse_one(text: str, field: str) -> Mailbox:
+    if "<" in text:
+        if not text.endswith(">"):
+            raise InvalidEmailError(f"{field}: {text!r} is not a valid address: text after the closing '>'")
+        name = parseaddr(text)[0]
+        # The address as written, not as parseaddr rebuilt it: parseaddr drops spaces and comments
+        # ("bob@exa mple.com" would become "bob@example.com").
+        addr = text[text.rindex("<") + 1 : -1].strip()
+    else:
+        name, addr = "", text
     if not addr or "@" not in addr:
         raise InvalidEmailError(f"{field}: {text!r} is not a valid address: it has no @-sign")
     try:
@@ -88,6 +107,40 @@ def parse_mailbox(text: str, field: str) -> Mailbox:
     except EmailNotValidError as exc:
         raise InvalidEmailError(f"{field}: {text!r} is not a valid address: {exc}") from None
     return Mailbox(name=name, address=normalized, smtputf8=smtputf8)
+
+
+def split_addresses(text: str) -> list[str]:
+    """Split on the commas that separate addresses (not those inside quotes, <...> or comments).
+
+    Strict where ``email.utils.getaddresses`` is lax: it drops what it cannot parse (``"bob@, ann@x"``
+    gives only ann), so a typo would silently lose a recipient. Empty pieces are skipped.
+    """
+    chunks: list[str] = []
+    start = 0
+    quoted = escaped = False
+    angle = paren = 0
+    for i, ch in enumerate(text):
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif quoted:
+            quoted = ch != '"'
+        elif ch == '"':
+            quoted = True
+        elif ch == "(":
+            paren += 1
+        elif ch == ")" and paren:
+            paren -= 1
+        elif ch == "<" and not paren:
+            angle += 1
+        elif ch == ">" and angle:
+            angle -= 1
+        elif ch == "," and not (angle or paren):
+            chunks.append(text[start:i])
+            start = i + 1
+    chunks.append(text[start:])
+    return [c.strip() for c in chunks if c.strip()]
 
 
 def parse_address_list(value: str | Iterable[str] | None, field: str) -> list[Mailbox]:
@@ -100,17 +153,7 @@ def parse_address_list(value: str | Iterable[str] | None, field: str) -> list[Ma
         if not isinstance(item, str):
             raise InvalidEmailError(f"{field}: expected a string address, got {type(item).__name__}")
         refuse_line_breaks(item, field)
-        if not item.strip():
-            continue
-        found = 0
-        for name, addr in getaddresses([item]):
-            if not name and not addr:
-                continue
-            text = f"{name} <{addr}>" if name else addr
-            mailboxes.append(parse_mailbox(text, field))
-            found += 1
-        if not found:
-            raise InvalidEmailError(f"{field}: {item!r} is not a valid address")
+        mailboxes.extend(_parse_one(chunk, field) for chunk in split_addresses(item))
     return mailboxes
 
 

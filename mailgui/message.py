@@ -19,6 +19,7 @@ from email.message import EmailMessage as MimeMessage
 from email.message import Message
 from email.utils import format_datetime, make_msgid
 
+from mailgui import mime
 from mailgui.addresses import Mailbox, parse_address_list, parse_mailbox, refuse_line_breaks
 from mailgui.errors import (
     InvalidAttachmentTypeError,
@@ -76,7 +77,7 @@ BLOCKED_EXTENSIONS = frozenset(
     ]
 )
 
-# App Engine's allow-list of extra headers; Resent-* is matched as a family.
+# App Engine's allow-list of extra headers, with the whole Resent-* family of RFC 5322 (section 3.6.6).
 ALLOWED_HEADERS = {
     h.lower(): h
     for h in (
@@ -283,31 +284,21 @@ def build_message(fields: MessageFields, *, now: float, message_id: str | None =
 
     everyone = [sender, *to, *cc, *bcc, *reply_to]
     smtputf8 = any(m.smtputf8 for m in everyone)
-    policy = email_policy.SMTPUTF8 if smtputf8 else email_policy.SMTP
-    msg = MimeMessage(policy=policy)
-    msg["From"] = sender.header()
-    if to:
-        msg["To"] = [m.header() for m in to]
-    if cc:
-        msg["Cc"] = [m.header() for m in cc]
-    if reply_to:
-        msg["Reply-To"] = [m.header() for m in reply_to]
-    msg["Subject"] = fields.subject
-    msg["Date"] = format_datetime(datetime.fromtimestamp(now, UTC))
     if message_id is None:
-        message_id = make_msgid(domain=sender.address.rpartition("@")[2])
+        message_id = make_msgid(domain=_ascii_domain(sender.address))
     refuse_line_breaks(message_id, "message_id")
-    msg["Message-ID"] = message_id
-    for name, value in headers:
-        msg[name] = value
-    _set_bodies(msg, fields.body, fields.html)
-    for att in attachments:
-        maintype, _, subtype = att.content_type.partition("/")
-        msg.add_attachment(att.payload, maintype=maintype, subtype=subtype, filename=att.filename)
-        if att.content_id:
-            part: Message = msg.get_payload()[-1]  # type: ignore[index,assignment]
-            part.replace_header("Content-Disposition", f'inline; filename="{att.filename}"')
-            part["Content-ID"] = att.content_id if att.content_id.startswith("<") else f"<{att.content_id}>"
+
+    head = [mime.address_list("From", [(sender.name, sender.address)])]
+    for name, group in (("To", to), ("Cc", cc), ("Reply-To", reply_to)):
+        if group:
+            head.append(mime.address_list(name, [(m.name, m.address) for m in group]))
+    head.append(mime.unstructured("Subject", fields.subject))
+    head.append(f"Date: {format_datetime(datetime.fromtimestamp(now, UTC))}\r\n")
+    head.append(f"Message-ID: {message_id}\r\n")
+    head.extend(mime.structured(name, value, smtputf8) for name, value in headers)
+    head.append("MIME-Version: 1.0\r\n")
+    content_head, content = _content(fields.body, fields.html, attachments)
+    head.append(content_head)
 
     recipients: list[tuple[str, str]] = []
     seen: set[str] = set()
@@ -321,26 +312,37 @@ def build_message(fields: MessageFields, *, now: float, message_id: str | None =
         recipients=tuple(recipients),
         subject=fields.subject,
         message_id=message_id,
-        raw=msg.as_bytes(policy=policy),
+        raw="".join(head).encode("utf-8" if smtputf8 else "ascii") + b"\r\n" + content,
         smtputf8=smtputf8,
     )
 
 
-def _set_bodies(msg: MimeMessage, body: str | EncodedPayload | None, html: str | EncodedPayload | None) -> None:
+def _ascii_domain(address: str) -> str:
+    domain = address.rpartition("@")[2]
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return "mailgui.invalid"
+
+
+def _content(
+    body: str | EncodedPayload | None, html: str | EncodedPayload | None, attachments: list[Attachment]
+) -> tuple[str, bytes]:
+    texts = []
     if body is not None:
-        text = _text(body)
-        msg.set_content(text, subtype="plain", charset="utf-8", cte=_cte(text))
-        if html is not None:
-            markup = _text(html)
-            msg.add_alternative(markup, subtype="html", charset="utf-8", cte=_cte(markup))
-    elif html is not None:
-        markup = _text(html)
-        msg.set_content(markup, subtype="html", charset="utf-8", cte=_cte(markup))
-
-
-def _cte(text: str) -> str | None:
-    # Never 8bit: a relay without 8BITMIME must be able to carry every message unchanged.
-    return None if text.isascii() else "quoted-printable"
+        texts.append(mime.text_part("plain", _text(body)))
+    if html is not None:
+        texts.append(mime.text_part("html", _text(html)))
+    main = texts[0] if len(texts) == 1 else mime.multipart("alternative", texts)
+    if not attachments:
+        return main
+    parts = [main]
+    for att in attachments:
+        cid = att.content_id
+        if cid and not cid.startswith("<"):
+            cid = f"<{cid}>"
+        parts.append(mime.attachment_part(att.filename, att.content_type, att.payload, cid))
+    return mime.multipart("mixed", parts)
 
 
 def fields_from_mime(mime: Message) -> MessageFields:
