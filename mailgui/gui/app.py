@@ -1,17 +1,157 @@
-"""The application: one place creates the qasync loop and owns the app's life."""
+"""The application: one place creates the qasync loop, and one coroutine owns the app's life.
+
+``run_gui`` makes the QApplication and the loop (``asyncio.Runner`` over ``qasync.QEventLoop``);
+:class:`AppSession` shows the main window, offers the first-run dialog on a new queue, runs the delivery worker
+(and the built-in relay) in the same loop, and when the main window closes stops them cleanly and returns.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import sys
+from collections.abc import Iterable
 from pathlib import Path
+
+from mailgui.clock import Clock, SystemClock
+from mailgui.errors import Error
+from mailgui.gui.backend import Backend, WorkerBackend, test_connection
+from mailgui.gui.first_run import FirstRunDialog, needs_first_run, open_first_run
+from mailgui.gui.main_window import MainWindow, WorkerStatus
+from mailgui.gui.tasks import TaskSet
+from mailgui.queue import Queue
+
+log = logging.getLogger(__name__)
+
+
+class AppSession:
+    """One run of the app over one queue file. ``await run()`` returns the exit code once the window closes."""
+
+    def __init__(
+        self,
+        db: Path,
+        *,
+        clock: Clock | None = None,
+        backend: Backend | None = None,
+        autosave_delay: float | None = None,
+    ):
+        self.db = Path(db)
+        self.clock: Clock = clock or SystemClock()
+        self.backend = backend
+        self.autosave_delay = autosave_delay
+        self.queue: Queue | None = None
+        self.window: MainWindow | None = None
+        self.first_run_dialog: FirstRunDialog | None = None
+        self.started = asyncio.Event()  # the window is up and the worker running (tests wait on it)
+        self.tasks = TaskSet("app")
+        self._closed = asyncio.Event()
+
+    async def run(self) -> int:
+        self.queue = Queue(self.db, clock=self.clock)
+        if self.backend is None:
+            self.backend = WorkerBackend(self.db, clock=self.clock)
+        self.backend.on_changed = self._changed
+        self.backend.on_status = self._status
+        window = self.window = MainWindow(
+            self.queue, self.clock, tester=test_connection, autosave_delay=self.autosave_delay
+        )
+        window.closed.connect(self._closed.set)
+        window.pauseRequested.connect(self._pause)
+        window.settings_pane.settingsSaved.connect(self._settings_saved)
+        window.show()
+        try:
+            if needs_first_run(self.queue):
+                await self._first_run(window)
+            if not self._closed.is_set():
+                await self.backend.start()
+                self.started.set()
+                await self._closed.wait()
+        finally:
+            await self._shutdown()
+        return 0
+
+    async def _first_run(self, window: MainWindow) -> None:
+        assert self.queue is not None
+        dialog, accepted = open_first_run(self.queue, window)
+        self.first_run_dialog = dialog
+        closed = asyncio.ensure_future(self._closed.wait())
+        try:
+            await asyncio.wait({accepted, closed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closed.cancel()
+            self.first_run_dialog = None
+        if accepted.done() and not accepted.cancelled():
+            log.info("first run %s", "done" if accepted.result() else "put off")
+        elif not accepted.done():
+            dialog.reject()  # the main window closed under the dialog
+        window.settings_pane.load()
+        window._senders_changed()
+
+    async def _shutdown(self) -> None:
+        """Stop the worker (in-flight sends finish or release their lease), then let go of the window and file."""
+        if self.backend is not None:
+            try:
+                await self.backend.stop()
+            except Exception:
+                log.exception("stopping the delivery worker failed")
+        await self.tasks.cancel_all()
+        if self.window is not None:
+            settings_tasks = self.window.settings_pane.tasks
+            await settings_tasks.cancel_all()
+            self.window.hide()
+            self.window.deleteLater()
+        if self.queue is not None:
+            self.queue.close()
+
+    def close(self) -> None:
+        """Close the main window, which ends the session."""
+        if self.window is not None:
+            self.window.close()
+        else:
+            self._closed.set()
+
+    # -- from the worker (plain callbacks in the loop; the worker never touches widgets) ------------------
+    def _changed(self, ids: Iterable[int]) -> None:
+        if self.window is not None:
+            self.window.notify_changed(ids)
+
+    def _status(self, status: WorkerStatus) -> None:
+        if self.window is not None:
+            self.window.set_worker_status(status)
+
+    # -- from the window ---------------------------------------------------------------------------------
+    def _pause(self, pause: bool) -> None:
+        if self.backend is None:
+            return
+        if pause:
+            self.backend.pause()
+        else:
+            self.backend.resume()
+
+    def _settings_saved(self) -> None:
+        """The relay may have changed (local ↔ smtp, another host): restart the worker on the new settings."""
+        if self.backend is not None and self.started.is_set() and not self._closed.is_set():
+            self.tasks.start(self.backend.restart())
 
 
 def run_gui(db: Path) -> int:
-    import sys
+    """``mailgui``: the desktop app on the queue file ``db``."""
+    import qasync
+    from PySide6.QtWidgets import QApplication
 
-    from PySide6.QtWidgets import QApplication, QLabel
+    from mailgui.gui.resources import icon, style_sheet
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = QApplication.instance() or QApplication(sys.argv)
-    label = QLabel(f"mailgui — queue: {db}")
-    label.resize(480, 120)
-    label.show()
-    return int(app.exec())
+    assert isinstance(app, QApplication)
+    app.setApplicationName("mailgui")
+    app.setWindowIcon(icon("app"))
+    app.setStyleSheet(style_sheet())
+    # The main coroutine decides when the app ends (after the worker stopped), not the last window closing.
+    app.setQuitOnLastWindowClosed(False)
+    try:
+        with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+            return runner.run(AppSession(db).run())
+    except Error as exc:
+        print(f"mailgui: {exc}", file=sys.stderr)
+        return 1
