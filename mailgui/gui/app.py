@@ -47,6 +47,14 @@ class AppSession:
         self._closed = asyncio.Event()
 
     async def run(self) -> int:
+        from PySide6.QtWidgets import QApplication
+
+        # This coroutine decides when the app ends (after the worker stopped), not the last window closing:
+        # with Qt's default, closing the window would stop the loop under us ("Event loop stopped before Future
+        # completed").
+        app = QApplication.instance()
+        if app is not None:
+            app.setQuitOnLastWindowClosed(False)
         self.queue = Queue(self.db, clock=self.clock)
         if self.backend is None:
             self.backend = WorkerBackend(self.db, clock=self.clock)

@@ -68,6 +68,9 @@ def aloop(qapp: QApplication) -> Iterator[AsyncRunner]:
     """A qasync loop for this test, set as the current event loop; closed (leftover tasks cancelled) after."""
     runner = AsyncRunner(qapp)
     asyncio.set_event_loop(runner.loop)
+    # Closing a window must not quit the Qt loop that qasync runs on (the app makes the same choice).
+    quit_on_close = qapp.quitOnLastWindowClosed()
+    qapp.setQuitOnLastWindowClosed(False)
     try:
         yield runner
     finally:
@@ -75,4 +78,5 @@ def aloop(qapp: QApplication) -> Iterator[AsyncRunner]:
             runner.close()
         finally:
             asyncio.set_event_loop(None)
+            qapp.setQuitOnLastWindowClosed(quit_on_close)
     assert not runner.errors, f"unhandled errors in the event loop: {runner.errors}"

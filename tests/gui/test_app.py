@@ -1,0 +1,206 @@
+"""The application's life (mailgui/gui/app.py): first run, worker started and stopped, pause, badge, restart."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QDialogButtonBox
+
+from mailgui.clock import FakeClock
+from mailgui.gui.app import AppSession
+from mailgui.gui.backend import Backend
+from mailgui.gui.main_window import WorkerStatus
+from mailgui.message import MessageFields, build_message
+from mailgui.queue import Attempt, Queue, RecipientResult
+from tests.gui.conftest import AsyncRunner, until
+
+
+class RecordingBackend(Backend):
+    """Stands in for the worker where the test is about the app's wiring, not delivery."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    async def start(self) -> None:
+        self.calls.append("start")
+        self.on_status(WorkerStatus("running"))
+
+    async def stop(self) -> None:
+        self.calls.append("stop")
+        self.on_status(WorkerStatus("stopped"))
+
+    def pause(self) -> None:
+        self.calls.append("pause")
+        self.on_status(WorkerStatus("paused"))
+
+    def resume(self) -> None:
+        self.calls.append("resume")
+        self.on_status(WorkerStatus("running"))
+
+    def changed(self, ids: Iterable[int]) -> None:
+        self.on_changed(ids)
+
+
+def bounce_one(queue: Queue, clock: FakeClock) -> int:
+    """A message refused for good by the server, recorded through the queue's own worker API."""
+    msg = build_message(
+        MessageFields(sender="ann@example.com", to="nobody@example.org", subject="Hi", body="x"), now=clock.now()
+    )
+    mid = queue.enqueue(msg)
+    [claimed] = queue.claim_due("test-worker", 1, 60)
+    queue.record_attempt(
+        claimed.id,
+        "test-worker",
+        Attempt(clock.now(), 0.1, "127.0.0.1:25", (RecipientResult("nobody@example.org", "failed", 550, "5.1.1 no"),)),
+        retry_at=None,
+    )
+    return mid
+
+
+def test_a_new_queue_opens_the_first_run_then_the_worker_runs_and_closing_stops_it(
+    aloop: AsyncRunner, db_path: Path, clock: FakeClock
+) -> None:
+    backend = RecordingBackend()
+    session = AppSession(db_path, clock=clock, backend=backend)
+
+    async def go() -> int:
+        task = asyncio.ensure_future(session.run())
+        await until(lambda: session.first_run_dialog is not None and session.first_run_dialog.isVisible())
+        assert backend.calls == []  # nothing is sent before the user has chosen a relay
+        assert session.first_run_dialog is not None
+        session.first_run_dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+        await asyncio.wait_for(session.started.wait(), 10)
+        assert session.window is not None
+        assert session.window.worker_label.text() == "Sending: running"
+        assert session.window.settings_pane.sender_list.item(0).text() == "you@localhost"
+        session.window.close()
+        return await task
+
+    assert aloop.run(go()) == 0
+    assert backend.calls == ["start", "stop"]
+    assert session.queue is not None
+    with pytest.raises(sqlite3.ProgrammingError):  # the window's connection was closed
+        session.queue.conn.execute("SELECT 1")
+
+
+def test_closing_the_window_during_the_first_run_ends_cleanly_without_starting_the_worker(
+    aloop: AsyncRunner, db_path: Path
+) -> None:
+    backend = RecordingBackend()
+    session = AppSession(db_path, backend=backend)
+
+    async def go() -> int:
+        task = asyncio.ensure_future(session.run())
+        await until(lambda: session.first_run_dialog is not None)
+        session.close()
+        return await task
+
+    assert aloop.run(go()) == 0
+    assert backend.calls == ["stop"]
+
+
+def test_pause_and_resume_from_the_keyboard(aloop: AsyncRunner, authorized: Queue, db_path: Path) -> None:
+    backend = RecordingBackend()
+    session = AppSession(db_path, backend=backend)
+
+    async def go() -> None:
+        task = asyncio.ensure_future(session.run())
+        await asyncio.wait_for(session.started.wait(), 10)
+        window = session.window
+        assert window is not None
+        assert window.pause_action.shortcut().toString() == "Ctrl+P"
+        window.pause_action.trigger()
+        assert window.worker_label.text() == "Sending: paused"
+        assert window.pause_action.text() == "&Resume sending"
+        window.pause_action.trigger()
+        assert window.worker_label.text() == "Sending: running"
+        session.close()
+        await task
+
+    aloop.run(go())
+    assert backend.calls == ["start", "pause", "resume", "stop"]
+
+
+def test_unreachable_relay_is_shown_with_since_and_why() -> None:
+    status = WorkerStatus("unreachable", since=1_800_000_000.0, reason="connection refused")
+    from datetime import datetime
+
+    assert (
+        status.text() == f"Relay unreachable since {datetime.fromtimestamp(1_800_000_000.0):%H:%M}: connection refused"
+    )
+    assert status.icon_name() == "unreachable"
+
+
+def test_new_bounces_and_deferrals_raise_a_badge_that_stays_until_seen(
+    aloop: AsyncRunner, authorized: Queue, db_path: Path, clock: FakeClock
+) -> None:
+    authorized.add_sender("ann@example.com")
+
+    async def run_once(check) -> None:  # type: ignore[no-untyped-def]
+        backend = RecordingBackend()
+        session = AppSession(db_path, clock=clock, backend=backend)
+        task = asyncio.ensure_future(session.run())
+        await asyncio.wait_for(session.started.wait(), 10)
+        await check(session, backend)
+        session.close()
+        await task
+
+    async def first(session: AppSession, backend: RecordingBackend) -> None:
+        window = session.window
+        assert window is not None and not window.badge.isVisible()
+        mid = bounce_one(authorized, clock)
+        backend.changed([mid])
+        await until(window.badge.isVisible, what="the badge")
+        assert window.badge.text() == "1 new bounce"
+        assert "1 bounced" in window.counts_label.text()
+
+    async def second(session: AppSession, backend: RecordingBackend) -> None:
+        window = session.window
+        assert window is not None
+        assert window.badge.isVisible()  # still there after a restart: not seen yet
+        window.badge.click()
+        assert window.current_page() == "bounces"
+        assert not window.badge.isVisible()
+
+    async def third(session: AppSession, backend: RecordingBackend) -> None:
+        assert session.window is not None and not session.window.badge.isVisible()
+
+    aloop.run(run_once(first))
+    aloop.run(run_once(second))
+    aloop.run(run_once(third))
+
+
+def test_drafts_survive_closing_and_reopening_the_app(aloop: AsyncRunner, authorized: Queue, db_path: Path) -> None:
+    authorized.add_sender("ann@example.com")
+
+    async def write() -> None:
+        session = AppSession(db_path, backend=RecordingBackend())
+        task = asyncio.ensure_future(session.run())
+        await asyncio.wait_for(session.started.wait(), 10)
+        assert session.window is not None
+        compose = session.window.new_message()
+        compose.to_field.setText("bob@example.org")
+        compose.subject_edit.setText("Unfinished")
+        session.window.close()  # closes the compose window too, which saves it
+        await task
+
+    async def reopen() -> None:
+        session = AppSession(db_path, backend=RecordingBackend())
+        task = asyncio.ensure_future(session.run())
+        await asyncio.wait_for(session.started.wait(), 10)
+        window = session.window
+        assert window is not None
+        assert window.drafts_notice.isVisible()
+        window.drafts_view.open_selected()
+        [compose] = window.compose_windows
+        assert compose.subject_edit.text() == "Unfinished"
+        session.close()
+        await task
+
+    aloop.run(write())
+    aloop.run(reopen())
