@@ -147,18 +147,23 @@ class EmailMessage:
         return True
 
     def to_mime_message(self) -> Message:
-        from email import message_from_bytes
+        from email import message_from_string
         from email import policy as email_policy
         from email.message import EmailMessage as MimeMessage
 
         built = build_message(self._fields(), now=SystemClock().now())
-        return message_from_bytes(built.raw, _class=MimeMessage, policy=email_policy.default)
+        # Parsed from text, not bytes: the stdlib's bytes parser cannot read UTF-8 headers (RFC 6532) and
+        # would turn an internationalized address into surrogate escapes. Bodies are 7bit-safe either way.
+        return message_from_string(built.raw.decode("utf-8"), _class=MimeMessage, policy=email_policy.SMTPUTF8)
 
     def bodies(self, content_type: str | None = None) -> Iterator[tuple[str, str | EncodedPayload]]:
-        """Yield (content_type, body) pairs: text/plain then text/html, optionally only one type."""
-        for ctype, name in (("text/plain", "body"), ("text/html", "html")):
+        """Yield (content_type, body) pairs, text/html then text/plain, as App Engine does.
+
+        ``content_type`` filters: ``"text/html"``, ``"text/plain"``, or ``"text"`` for both.
+        """
+        for ctype, name in (("text/html", "html"), ("text/plain", "body")):
             value = self.__dict__.get(name)
-            if value is not None and content_type in (None, ctype):
+            if value is not None and content_type in (None, "", "text", ctype):
                 yield ctype, value
 
     def build(self, clock: Clock | None = None) -> OutgoingMessage:

@@ -19,6 +19,10 @@ from urllib.parse import quote
 CRLF = "\r\n"
 MAX_LINE = 78
 _WORD_BYTES = 30  # UTF-8 bytes per encoded word: "=?utf-8?b?" + 40 base64 chars + "?=" = 52 characters
+# A display name goes in one encoded word when it can (up to 72 characters, within RFC 2047's 75): the
+# stdlib's address parser keeps the space between two encoded words of a display name, which RFC 2047
+# says to drop (python/cpython#128110), so a split name would read back with a stray space there.
+_NAME_WORD_BYTES = 45
 # A value that can go out as it is: printable ASCII words separated by single spaces, no "=?" (which a
 # reader would take for an encoded word).
 _PLAIN = re.compile(r"[!-~]+(?: [!-~]+)*")
@@ -28,14 +32,14 @@ _SEVEN_BIT = re.compile(r"[\t\x20-\x7e]*")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 2045 token (parameter values that need no quotes)
 
 
-def encoded_words(text: str) -> list[str]:
+def encoded_words(text: str, word_bytes: int = _WORD_BYTES) -> list[str]:
     """RFC 2047 'B' encoded words, UTF-8, each short enough for a folded line; never splits a character."""
     words: list[str] = []
     chunk: list[bytes] = []
     size = 0
     for ch in text:
         b = ch.encode("utf-8", "surrogatepass")
-        if size + len(b) > _WORD_BYTES:
+        if size + len(b) > word_bytes:
             words.append(_word(b"".join(chunk)))
             chunk, size = [], 0
         chunk.append(b)
@@ -77,7 +81,7 @@ def phrase(name: str) -> list[str]:
         return name.split(" ")
     if _QUOTABLE.fullmatch(name) and "=?" not in name and len(name) <= 900:
         return ['"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"']
-    return encoded_words(name)
+    return encoded_words(name, _NAME_WORD_BYTES)
 
 
 def address_list(name: str, mailboxes: Sequence[tuple[str, str]]) -> str:
@@ -110,7 +114,9 @@ def text_part(subtype: str, text: str) -> tuple[str, bytes]:
     if _SEVEN_BIT.fullmatch(text.replace(CRLF, "")) and all(len(x) <= 998 for x in text.split(CRLF)):
         cte, data = "7bit", text.encode("ascii")
     else:
-        cte, data = "quoted-printable", binascii.b2a_qp(text.encode("utf-8", "surrogatepass"), istext=True)
+        data = binascii.b2a_qp(text.encode("utf-8", "surrogatepass"), istext=True)
+        # b2a_qp ends soft line breaks with LF unless its input happens to contain a CRLF.
+        cte, data = "quoted-printable", data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     headers = f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}Content-Transfer-Encoding: {cte}{CRLF}'
     return headers, data
 
