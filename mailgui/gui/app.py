@@ -67,6 +67,7 @@ class AppSession:
         window.pauseRequested.connect(self._pause)
         window.settings_pane.settingsSaved.connect(self._settings_saved)
         window.show()
+        signals = self._handle_signals()
         try:
             if needs_first_run(self.queue):
                 await self._first_run(window)
@@ -75,8 +76,32 @@ class AppSession:
                 self.started.set()
                 await self._closed.wait()
         finally:
+            loop = asyncio.get_running_loop()
+            for signum in signals:
+                loop.remove_signal_handler(signum)
             await self._shutdown()
         return 0
+
+    def _handle_signals(self) -> list[int]:
+        """Ctrl+C and SIGTERM close the window like the user would, so the worker stops cleanly.
+
+        Through the loop's own signal handling (a wakeup fd the Qt loop watches): a plain Python handler would
+        wait for the Qt loop to run Python code before it fired.
+        """
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return []
+        loop = asyncio.get_running_loop()
+        installed = []
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, self.close)
+            except (NotImplementedError, RuntimeError, ValueError):  # Windows, or a loop without it
+                continue
+            installed.append(signum)
+        return installed
 
     async def _first_run(self, window: MainWindow) -> None:
         assert self.queue is not None

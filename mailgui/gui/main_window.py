@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -71,14 +72,23 @@ class WorkerStatus:
         return {"running": "running", "paused": "pause", "unreachable": "unreachable"}.get(self.state, "stopped")
 
 
-def _optional_view(module: str, cls: str, *args: object) -> QWidget | None:
+def _optional_view(module: str, cls: str, *args: object, **kwargs: object) -> QWidget | None:
     """The other views land separately; until one does, its page says so instead of failing the window."""
     try:
         view_cls = getattr(importlib.import_module(f"mailgui.gui.{module}"), cls)
+    except ImportError as exc:
+        log.warning("%s is not available: %s", cls, exc)
+        return None
+    widget: QWidget = view_cls(*args, **kwargs)
+    return widget
+
+
+def _optional_view_object(module: str, cls: str, *args: object, **kwargs: object) -> Any:
+    try:
+        obj_cls = getattr(importlib.import_module(f"mailgui.gui.{module}"), cls)
     except (ImportError, AttributeError):
         return None
-    widget: QWidget = view_cls(*args)
-    return widget
+    return obj_cls(*args, **kwargs)
 
 
 def _placeholder(text: str) -> QLabel:
@@ -116,7 +126,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(icon("app"))
         self.resize(1200, 760)
 
-        self.queue_view = _optional_view("queue_view", "QueueView", queue)
+        self.queue_view = _optional_view("queue_view", "QueueView", queue, clock=clock)
         self.bounces_view = _optional_view("bounces_view", "BouncesView", queue)
         self.mailbox_view = _optional_view("mailbox_view", "MailboxView", queue)
         self.drafts_view = DraftsView(queue)
@@ -182,6 +192,10 @@ class MainWindow(QMainWindow):
         self._changes_timer.setSingleShot(True)
         self._changes_timer.setInterval(250)  # coalesce bursts of worker events into one refresh
         self._changes_timer.timeout.connect(self._flush_changes)
+        self.watcher = _optional_view_object("change_watcher", "ChangeWatcher", queue, parent=self)
+        if self.watcher is not None:
+            # Another process (a script, a headless worker) or the worker's own connection committed.
+            self.watcher.changed.connect(self._external_change)
         self.sidebar.setCurrentRow(0)
         self.refresh_counts()
         self.offer_drafts()
@@ -318,6 +332,10 @@ class MainWindow(QMainWindow):
         if self.queue_view is not None and hasattr(self.queue_view, "notify_changed"):
             self.queue_view.notify_changed(ids)
         self._pending_ids.update(ids)
+        if not self._changes_timer.isActive():
+            self._changes_timer.start()
+
+    def _external_change(self) -> None:
         if not self._changes_timer.isActive():
             self._changes_timer.start()
 
