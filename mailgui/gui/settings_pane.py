@@ -76,6 +76,7 @@ def _error_label(name: str) -> QLabel:
 
 def _with_error(widget: QWidget, error: QLabel, hint: str | None = None) -> QWidget:
     box = QWidget()
+    box.setFocusProxy(widget)  # the form label's mnemonic focuses the field itself
     col = QVBoxLayout(box)
     col.setContentsMargins(0, 0, 0, 0)
     col.setSpacing(2)
@@ -298,12 +299,17 @@ class SettingsPane(QScrollArea):
         form.addRow("&Port:", _with_error(self.port_spin, self.errors["relay.port"]))
         form.addRow("S&ecurity:", _with_error(self.security_box, self.errors["relay.security"]))
         form.addRow("&User name:", _with_error(self.username_edit, self.errors["relay.username"]))
-        password_col = QVBoxLayout()
+        password_box = QWidget()
+        password_col = QVBoxLayout(password_box)
+        password_col.setContentsMargins(0, 0, 0, 0)
         password_col.setSpacing(2)
         password_col.addWidget(self.password_edit)
         password_col.addWidget(self.password_note)
         password_col.addWidget(self.errors["relay.password"])
-        form.addRow("Pass&word:", password_col)
+        form.addRow("Pass&word:", password_box)
+        label = form.labelForField(password_box)
+        if isinstance(label, QLabel):
+            label.setBuddy(self.password_edit)
         form.addRow("CA &file:", _with_error(self.ca_edit, self.errors["relay.ca_file"]))
         test_row = QHBoxLayout()
         test_row.addWidget(self.test_button)

@@ -204,3 +204,25 @@ def test_drafts_survive_closing_and_reopening_the_app(aloop: AsyncRunner, author
 
     aloop.run(write())
     aloop.run(reopen())
+
+
+def test_every_common_action_has_a_keyboard_shortcut(aloop: AsyncRunner, authorized: Queue, db_path: Path) -> None:
+    session = AppSession(db_path, backend=RecordingBackend())
+
+    async def go() -> None:
+        task = asyncio.ensure_future(session.run())
+        await asyncio.wait_for(session.started.wait(), 10)
+        window = session.window
+        assert window is not None
+        for action in (window.new_action, window.pause_action, window.refresh_action, window.quit_action):
+            assert not action.shortcut().isEmpty(), action.text()
+        for name, action in window.page_actions.items():
+            assert not action.shortcut().isEmpty(), name
+            action.trigger()
+            assert window.current_page() == name
+        window.new_action.trigger()
+        assert len(window.compose_windows) == 1
+        session.close()
+        await task
+
+    aloop.run(go())
