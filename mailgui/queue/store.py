@@ -304,21 +304,23 @@ class Queue(QueueReads, MailboxStore, DraftStore):
                 status = r.status
                 if status == RecipientStatus.PENDING and retry_at is None:
                     status = RecipientStatus.EXPIRED
-                c.execute(
+                changed = c.execute(
                     """UPDATE recipients SET status = ?, code = ?, reply = ?, updated_at = ?
-                       WHERE message_id = ? AND address = ? AND status = 'pending'""",
+                       WHERE message_id = ? AND address = ? AND status = 'pending' RETURNING kind""",
                     (status, r.code, r.reply, now, message_id, r.address),
-                )
-                if status in (RecipientStatus.FAILED, RecipientStatus.EXPIRED):
-                    kind = c.execute(
-                        "SELECT kind FROM recipients WHERE message_id = ? AND address = ?", (message_id, r.address)
-                    ).fetchone()
-                    newly_failed.append(Recipient(r.address, kind[0] if kind else "to", status, r.code, r.reply, now))
+                ).fetchall()
+                # Only a recipient that was pending until now is newly failed (not one reported twice).
+                if changed and status in (RecipientStatus.FAILED, RecipientStatus.EXPIRED):
+                    newly_failed.append(Recipient(r.address, changed[0][0], status, r.code, r.reply, now))
             if retry_at is None:
-                c.execute(
-                    "UPDATE recipients SET status = 'expired', updated_at = ? WHERE message_id = ? AND status = 'pending'",
+                # Recipients this attempt did not report on (a whole-relay failure) expire too, and are
+                # reported as newly failed so the sender hears about them.
+                for address, kind, code, reply in c.execute(
+                    """UPDATE recipients SET status = 'expired', updated_at = ?
+                       WHERE message_id = ? AND status = 'pending' RETURNING address, kind, code, reply""",
                     (now, message_id),
-                )
+                ).fetchall():
+                    newly_failed.append(Recipient(address, kind, RecipientStatus.EXPIRED, code, reply, now))
             pending = tuple(
                 a
                 for (a,) in c.execute(
