@@ -1,0 +1,371 @@
+"""A table model over the queue that reads only the rows a view asks for, a page at a time.
+
+The queue may hold a million messages, so the model never loads them all: it keeps the filtered count, and a
+small cache of rows around what the view shows. A missing row is fetched with its page, by keyset from a cached
+neighbour when there is one (cheap at any depth), else by offset from the nearer end of the list. Updates come
+as message ids (:meth:`QueueTableModel.apply_changes`): one read of those rows and one ``dataChanged``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from email.utils import parseaddr
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont
+
+from mailgui.clock import Clock, SystemClock
+from mailgui.gui import status_style, timefmt
+from mailgui.queue import MessageSummary, Queue
+
+log = logging.getLogger(__name__)
+
+_Index = QModelIndex | QPersistentModelIndex
+
+ID_ROLE = int(Qt.ItemDataRole.UserRole) + 1
+SUMMARY_ROLE = int(Qt.ItemDataRole.UserRole) + 2
+
+COLUMNS = ("State", "Created", "From", "To", "Subject", "Attempts", "Next attempt", "Last reply")
+(COL_STATE, COL_CREATED, COL_FROM, COL_TO, COL_SUBJECT, COL_ATTEMPTS, COL_NEXT, COL_REPLY) = range(len(COLUMNS))
+
+WAITING = frozenset({"queued", "deferred"})
+_MUTED = QColor("#757575")
+
+
+def first_recipient(summary: MessageSummary) -> str:
+    """'bob@example.org +2': the first recipient and how many more."""
+    if not summary.recipients:
+        return ""
+    more = len(summary.recipients) - 1
+    return summary.recipients[0].address + (f" +{more}" if more else "")
+
+
+def display_sender(from_header: str) -> str:
+    name, address = parseaddr(from_header)
+    return name or address or from_header
+
+
+class QueueTableModel(QAbstractTableModel):
+    """Newest first; filtered by state and searched by address or subject in SQL, never in Python."""
+
+    PAGE = 100
+    MAX_CACHED = 3000  # rows kept; older pages are dropped as the view moves on
+    NEW_ROWS_LIMIT = 500  # more new messages than this in one tick: reload instead of inserting
+
+    countChanged = Signal(int)
+
+    def __init__(self, queue: Queue, clock: Clock | None = None, parent: Any = None):
+        super().__init__(parent)
+        self.queue = queue
+        self.clock: Clock = clock or SystemClock()
+        self._statuses: tuple[str, ...] | None = None
+        self._search = ""
+        self._count = 0
+        self._high_water = 0  # newest id in the queue when rows were last counted
+        self._rows: dict[int, MessageSummary] = {}
+        self._row_of: dict[int, int] = {}
+        self._visible: tuple[int, int] | None = None
+        self._reload_pending = False
+        self.fetches = 0  # page reads, for tests and benches
+        # "in 4 min" drifts as time passes: repaint the time columns now and then (the view repaints what it shows).
+        self._clock_timer = QTimer(self)
+        self._clock_timer.setInterval(30_000)
+        self._clock_timer.timeout.connect(self._times_changed)
+        self._clock_timer.start()
+        self._recount()
+
+    # -- filter and reload -------------------------------------------------------------------------------
+    @property
+    def statuses(self) -> tuple[str, ...] | None:
+        return self._statuses
+
+    @property
+    def search(self) -> str:
+        return self._search
+
+    def set_filter(self, statuses: Sequence[str] | None = None, search: str = "") -> None:
+        statuses_t = tuple(statuses) if statuses else None
+        search = search.strip()
+        if statuses_t == self._statuses and search == self._search:
+            return
+        self._statuses, self._search = statuses_t, search
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Count again and drop every cached row. Views keep their selection by id across it (see QueueView)."""
+        self._reload_pending = False
+        self.beginResetModel()
+        self._rows.clear()
+        self._row_of.clear()
+        self._recount()
+        self.endResetModel()
+        self.countChanged.emit(self._count)
+
+    def _recount(self) -> None:
+        newest = self.queue.list_messages(limit=1)
+        self._high_water = newest[0].id if newest else 0
+        self._count = self.queue.count_messages(self._statuses, self._search or None)
+
+    def _schedule_reload(self) -> None:
+        # Never reset the model from inside data(): views do not expect it mid-paint.
+        if not self._reload_pending:
+            self._reload_pending = True
+            QTimer.singleShot(0, self._reload_if_pending)
+
+    def _reload_if_pending(self) -> None:
+        if self._reload_pending:
+            self.refresh()
+
+    # -- what the view shows -----------------------------------------------------------------------------
+    def set_visible_rows(self, first: int, last: int) -> None:
+        """The rows on screen; updates read only these fresh, and the cache keeps them."""
+        self._visible = (first, last) if first >= 0 and last >= first else None
+
+    def visible_rows(self) -> range:
+        if self._visible is None:
+            return range(0, 0)
+        first, last = self._visible
+        return range(max(first, 0), min(last, self._count - 1) + 1)
+
+    # -- Qt model API --------------------------------------------------------------------------------------
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else self._count
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(COLUMNS):
+            if role == Qt.ItemDataRole.DisplayRole:
+                return COLUMNS[section]
+            if role == Qt.ItemDataRole.TextAlignmentRole:
+                return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not (0 <= index.row() < self._count):
+            return None
+        s = self.summary(index.row())
+        if s is None:
+            return "…" if role == Qt.ItemDataRole.DisplayRole else None
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(s, col)
+        if role == ID_ROLE:
+            return s.id
+        if role == SUMMARY_ROLE:
+            return s
+        if col == COL_STATE:
+            style = status_style.message_state(s.status)
+            if role == Qt.ItemDataRole.DecorationRole:
+                return style.icon
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return style.color
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return f"{style.word}: {style.hint}"
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(s, col)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == COL_ATTEMPTS:
+            return int(Qt.AlignmentFlag.AlignCenter)
+        if role == Qt.ItemDataRole.ForegroundRole and (
+            (col == COL_SUBJECT and not s.subject) or (col == COL_NEXT and s.status == "deferred")
+        ):
+            return _MUTED if col == COL_SUBJECT else status_style.message_state("deferred").color
+        if role == Qt.ItemDataRole.FontRole and col == COL_SUBJECT and not s.subject:
+            font = QFont()
+            font.setItalic(True)
+            return font
+        return None
+
+    def _display(self, s: MessageSummary, col: int) -> str:
+        if col == COL_STATE:
+            return status_style.message_state(s.status).word
+        if col == COL_CREATED:
+            return timefmt.stamp(s.created_at, self.clock.now())
+        if col == COL_FROM:
+            return display_sender(s.from_header)
+        if col == COL_TO:
+            return first_recipient(s)
+        if col == COL_SUBJECT:
+            return s.subject or "(no subject)"
+        if col == COL_ATTEMPTS:
+            return str(s.attempts)
+        if col == COL_NEXT:
+            if s.status in WAITING and s.next_attempt_at is not None:
+                now = self.clock.now()
+                return "now" if s.next_attempt_at <= now else timefmt.relative(s.next_attempt_at, now)
+            return "now" if s.status == "sending" else ""
+        if col == COL_REPLY:
+            return status_style.reply_text(s.last_code, s.last_reply)
+        return ""
+
+    def _tooltip(self, s: MessageSummary, col: int) -> str | None:
+        if col == COL_CREATED:
+            return timefmt.full_stamp(s.created_at)
+        if col == COL_FROM:
+            return s.from_header
+        if col == COL_TO:
+            return "\n".join(
+                f"{r.address} ({r.kind}): {status_style.recipient_state(r.status).word}" for r in s.recipients
+            )
+        if col == COL_NEXT and s.status in WAITING and s.next_attempt_at is not None:
+            return timefmt.full_stamp(s.next_attempt_at)
+        if col in (COL_SUBJECT, COL_REPLY):
+            return self._display(s, col) or None
+        return None
+
+    # -- rows and ids --------------------------------------------------------------------------------------
+    def summary(self, row: int) -> MessageSummary | None:
+        """The message on ``row``, reading its page if it is not cached; None if the queue changed under us."""
+        s = self._rows.get(row)
+        if s is None and 0 <= row < self._count:
+            self._fetch_page(row)
+            s = self._rows.get(row)
+        return s
+
+    def message_id(self, row: int) -> int | None:
+        s = self.summary(row)
+        return None if s is None else s.id
+
+    def cached_row_of(self, message_id: int) -> int | None:
+        return self._row_of.get(message_id)
+
+    def row_of(self, message_id: int) -> int | None:
+        """The row of a message under the current filter, or None if it is not in the list (any more)."""
+        row = self._row_of.get(message_id)
+        if row is not None:
+            return row
+        row = self.queue.count_messages(self._statuses, self._search or None, after_id=message_id)
+        if row < self._count and self.message_id(row) == message_id:
+            return row
+        return None
+
+    def _fetch_page(self, row: int) -> None:
+        start = row - row % self.PAGE
+        end = min(start + self.PAGE, self._count)
+        statuses, search, n = self._statuses, self._search or None, end - start
+        above, below = self._rows.get(start - 1), self._rows.get(end)
+        if above is not None:
+            page = self.queue.list_messages(statuses, search, limit=n, before_id=above.id)
+        elif below is not None:
+            page = self.queue.list_messages(statuses, search, limit=n, after_id=below.id, newest_first=False)[::-1]
+        elif start <= self._count - end:
+            page = self.queue.list_messages(statuses, search, limit=n, offset=start)
+        else:
+            page = self.queue.list_messages(statuses, search, limit=n, offset=self._count - end, newest_first=False)
+            page.reverse()
+        self.fetches += 1
+        if len(page) != n:
+            log.info("queue changed while reading rows %d-%d (%d of %d came back); reloading", start, end, len(page), n)
+            self._schedule_reload()
+        if len(self._rows) + n > self.MAX_CACHED:
+            self._evict(keep_near=row)
+        for offset, s in enumerate(page):
+            self._put(start + offset, s)
+
+    def _put(self, row: int, s: MessageSummary) -> None:
+        old = self._rows.get(row)
+        if old is not None and self._row_of.get(old.id) == row:
+            del self._row_of[old.id]
+        self._rows[row] = s
+        self._row_of[s.id] = row
+
+    def _evict(self, keep_near: int) -> None:
+        half = self.MAX_CACHED // 2
+        shown = self.visible_rows()
+        for row in [r for r in self._rows if abs(r - keep_near) > half and r not in shown]:
+            self._row_of.pop(self._rows.pop(row).id, None)
+
+    # -- live updates --------------------------------------------------------------------------------------
+    def apply_changes(self, ids: Iterable[int], *, external: bool = False) -> None:
+        """Bring the model up to date with messages that changed: new ones go in at the top; rows on screen
+        are read again in one query and announced in one ``dataChanged``; cached rows off screen are dropped
+        (they are read again when scrolled to).
+
+        ``external``: another process changed the queue too (ids unknown), so every row on screen is read again;
+        a row that vanished (deleted elsewhere) makes the model count again. Under a state filter a change to a
+        row not on screen may move it in or out of the list, so the model counts again then as well.
+        """
+        ids = set(ids)
+        if not ids and not external:
+            return
+        if (external or max(ids) > self._high_water) and not self._insert_new():
+            return  # reloaded
+        known = {i for i in ids if i in self._row_of}
+        if external:
+            known.update(self._rows[r].id for r in self.visible_rows() if r in self._rows)
+        if self._statuses is not None and any(i not in self._row_of and i <= self._high_water for i in ids):
+            self._schedule_reload()
+        self._update_rows(sorted(known))
+
+    def _insert_new(self) -> bool:
+        """Insert messages newer than the high-water mark at the top. False if it reloaded instead."""
+        new = self.queue.list_messages(
+            self._statuses,
+            self._search or None,
+            after_id=self._high_water,
+            newest_first=False,
+            limit=self.NEW_ROWS_LIMIT + 1,
+        )
+        if len(new) > self.NEW_ROWS_LIMIT:
+            self.refresh()
+            return False
+        newest = self.queue.list_messages(limit=1)
+        self._high_water = max(self._high_water, newest[0].id if newest else 0, *(s.id for s in new))
+        if not new:
+            return True
+        k = len(new)
+        self.beginInsertRows(QModelIndex(), 0, k - 1)
+        shifted = {row + k: s for row, s in self._rows.items()}
+        self._rows = {}
+        self._row_of = {}
+        for row, s in enumerate(reversed(new)):
+            self._put(row, s)
+        for row, s in shifted.items():
+            self._put(row, s)
+        self._count += k
+        if self._visible is not None:
+            self._visible = (self._visible[0] + k, self._visible[1] + k)
+        self.endInsertRows()
+        self.countChanged.emit(self._count)
+        return True
+
+    def _update_rows(self, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        shown = self.visible_rows()
+        on_screen = [i for i in ids if self._row_of[i] in shown] if self._visible is not None else list(ids)
+        fresh = {s.id: s for s in self.queue.get_summaries(on_screen)} if on_screen else {}
+        touched: list[int] = []
+        gone = False
+        for i in ids:
+            row = self._row_of[i]
+            touched.append(row)
+            s = fresh.get(i)
+            if s is None:
+                # Off screen: drop it and read it again when it is shown. On screen but missing: deleted elsewhere.
+                gone = gone or i in on_screen
+                del self._row_of[i]
+                del self._rows[row]
+            else:
+                self._rows[row] = s
+                if self._statuses is not None and s.status not in self._statuses:
+                    gone = True  # it left the filtered list
+        if gone:
+            self._schedule_reload()
+        self.dataChanged.emit(self.index(min(touched), 0), self.index(max(touched), len(COLUMNS) - 1))
+
+    def _times_changed(self) -> None:
+        rows = self.visible_rows() or range(0, min(self._count, self.PAGE))
+        if rows:
+            self.dataChanged.emit(
+                self.index(rows.start, COL_CREATED), self.index(rows.stop - 1, COL_NEXT), [Qt.ItemDataRole.DisplayRole]
+            )
