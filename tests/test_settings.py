@@ -1,0 +1,188 @@
+"""Settings: validated keys with defaults, and the relay password kept in the OS keyring, never in the file."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import keyring
+import keyring.backend
+import keyring.errors
+import pytest
+from keyring.backends import fail
+
+from mailgui.errors import InvalidSettingError, SecretStoreError
+from mailgui.queue import Queue
+from mailgui.settings import KEYRING_SERVICE, SETTINGS, Settings, check_setting, get_password, set_password
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """A real keyring backend that keeps secrets in a dict: there is no OS keyring on the test machine."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.secrets.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.secrets[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        del self.secrets[(service, username)]
+
+
+class RefusingKeyring(MemoryKeyring):
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise keyring.errors.PasswordSetError("locked")
+
+
+Install = Callable[[type[keyring.backend.KeyringBackend]], keyring.backend.KeyringBackend]
+
+
+@pytest.fixture
+def use_keyring() -> Iterator[Install]:
+    """Install a keyring backend for one test (call it with the class), then restore the previous one."""
+    previous = keyring.get_keyring()
+    installed: list[keyring.backend.KeyringBackend] = []
+
+    def install(cls: type[keyring.backend.KeyringBackend]) -> keyring.backend.KeyringBackend:
+        backend = cls()
+        keyring.set_keyring(backend)
+        installed.append(backend)
+        return backend
+
+    yield install
+    keyring.set_keyring(previous)
+
+
+def file_bytes(db_path: Path) -> bytes:
+    """Everything SQLite has on disk for this queue: main file, WAL and shared memory."""
+    return b"".join(p.read_bytes() for p in db_path.parent.glob(db_path.name + "*"))
+
+
+def test_every_key_has_a_valid_default(queue: Queue) -> None:
+    s = Settings(queue)
+    values = s.all()
+    assert list(values) == list(SETTINGS)
+    for key, value in values.items():
+        assert value == SETTINGS[key].default
+        assert check_setting(key, value) == value
+    assert s.get("relay.mode") == "local"
+    assert s.get_int("relay.port") == 587
+    assert s.get("relay.security") == "starttls"
+    assert s.get_float("retry.min_backoff") == 300.0
+    assert s.get_float("retry.max_backoff") == 4000.0
+    assert s.get_float("retry.lifetime") == 5 * 86400.0
+    assert s.get_int("worker.connections") == 4
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "stored"),
+    [
+        ("relay.host", " smtp.example.com ", "smtp.example.com"),
+        ("relay.host", "[2001:db8::1]", "[2001:db8::1]"),
+        ("relay.port", "25", "25"),
+        ("relay.security", "TLS", "tls"),
+        ("relay.security", "none", "none"),
+        ("relay.username", "ann@example.com", "ann@example.com"),
+        ("relay.timeout", "12.5", "12.5"),
+        ("retry.min_backoff", "60.0", "60"),
+        ("retry.max_backoff", "7200", "7200"),
+        ("retry.lifetime", "86400", "86400"),
+        ("worker.connections", "16", "16"),
+        ("relay.mode", "SMTP", "smtp"),
+    ],
+)
+def test_valid_values_are_stored_in_canonical_form(queue: Queue, key: str, value: str, stored: str) -> None:
+    s = Settings(queue)
+    assert s.set(key, value) == stored
+    assert s.get(key) == stored
+    assert queue.get_setting(key) == stored
+    assert Settings(queue).all()[key] == stored
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("relay.port", "smtp", "expected a whole number"),
+        ("relay.port", "0", "expected a number from 1 to 65535"),
+        ("relay.port", "70000", "expected a number from 1 to 65535"),
+        ("relay.security", "ssl", "expected one of: none, starttls, tls"),
+        ("relay.host", "smtp example.com", "expected a host name or IP address"),
+        ("relay.username", "ann\nroot", "line breaks are not allowed"),
+        ("relay.timeout", "0", "expected seconds from 1 to 600"),
+        ("relay.timeout", "soon", "expected a number of seconds"),
+        ("retry.min_backoff", "-5", "expected seconds from 1 to 86400"),
+        ("retry.lifetime", "10", "expected seconds from 60"),
+        ("worker.connections", "0", "expected a number from 1 to 64"),
+        ("worker.connections", "2.5", "expected a whole number"),
+        ("relay.ca_file", "/no/such/ca.pem", "no such file: /no/such/ca.pem"),
+    ],
+)
+def test_bad_values_are_refused_naming_key_value_and_problem(queue: Queue, key: str, value: str, problem: str) -> None:
+    with pytest.raises(InvalidSettingError) as info:
+        Settings(queue).set(key, value)
+    assert str(info.value).startswith(f"{key}: {value!r} is not valid: ")
+    assert problem in str(info.value)
+    assert queue.get_setting(key) is None
+
+
+def test_unknown_key_is_refused_listing_the_known_ones(queue: Queue) -> None:
+    with pytest.raises(InvalidSettingError, match=r"^relay\.hots: unknown setting \(known: relay\.mode, relay\.host"):
+        Settings(queue).set("relay.hots", "x")
+    with pytest.raises(InvalidSettingError, match=r"^nope: unknown setting"):
+        Settings(queue).get("nope")
+    assert queue.all_settings() == {}
+
+
+def test_the_password_is_not_an_ordinary_setting(queue: Queue) -> None:
+    with pytest.raises(InvalidSettingError, match=r"^relay\.password: a secret; set it with .*--stdin"):
+        Settings(queue).set("relay.password", "hunter2")
+    assert queue.all_settings() == {}
+
+
+def test_password_goes_to_the_keyring_and_never_into_the_queue_file(
+    queue: Queue, db_path: Path, use_keyring: Install
+) -> None:
+    backend = use_keyring(MemoryKeyring)
+    assert isinstance(backend, MemoryKeyring)
+    s = Settings(queue)
+    s.set("relay.host", "smtp.example.com")
+    s.set("relay.username", "ann")
+    secret = "s3cret-Пароль-" + secrets.token_hex(8)
+    set_password(s, secret)
+    assert backend.secrets == {(KEYRING_SERVICE, "ann@smtp.example.com:587"): secret}
+    assert get_password(s) == secret
+    assert secret not in queue.all_settings().values()
+    queue.conn.execute("PRAGMA wal_checkpoint(FULL)")
+    on_disk = file_bytes(db_path)
+    assert b"smtp.example.com" in on_disk  # the file was really read
+    assert secret.encode() not in on_disk
+    assert secret.encode("utf-16-le") not in on_disk
+
+
+def test_without_a_keyring_the_user_is_told_and_nothing_is_stored(
+    queue: Queue, db_path: Path, use_keyring: Install
+) -> None:
+    use_keyring(fail.Keyring)
+    s = Settings(queue)
+    secret = "s3cret-" + secrets.token_hex(8)
+    with pytest.raises(
+        SecretStoreError, match=r"^relay\.password: no OS keyring is available .*never writes it in plain"
+    ):
+        set_password(s, secret)
+    assert get_password(s) is None
+    assert queue.all_settings() == {}
+    assert secret.encode() not in file_bytes(db_path)
+
+
+def test_a_keyring_that_refuses_the_secret_is_reported(queue: Queue, use_keyring: Install) -> None:
+    use_keyring(RefusingKeyring)
+    with pytest.raises(SecretStoreError, match=r"^relay\.password: the keyring refused to store it: locked"):
+        set_password(Settings(queue), "x")
+    assert queue.all_settings() == {}
