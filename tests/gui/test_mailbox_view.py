@@ -1,0 +1,65 @@
+"""The Mailbox view: what the local relay received, newest first, in the message tabs; Clear asks first."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QMessageBox
+
+from mailgui.gui.mailbox_view import COL_FROM, COL_SUBJECT, COL_TO, MailboxView
+
+
+def received(queue, clock, i: int, mail_from: str = "alice@example.com", html: bool = False) -> int:
+    body = (
+        b"Content-Type: text/html; charset=utf-8\r\n\r\n<p>Hi <img src='http://127.0.0.1:9/t.gif'></p>\r\n"
+        if html
+        else b"Content-Type: text/plain; charset=utf-8\r\n\r\nHello number %d\r\n" % i
+    )
+    raw = b"From: Alice <alice@example.com>\r\nTo: bob@example.org\r\nSubject: Note %d\r\n" % i + body
+    clock.advance(30)
+    return queue.store_received(mail_from, ["bob@example.org", "carol@example.org"], raw, "127.0.0.1:40000")
+
+
+def test_mailbox_lists_newest_first_and_shows_a_message_in_tabs(qtbot, queue, clock, qtmodeltester):
+    view = MailboxView(queue, clock=clock)
+    qtbot.addWidget(view)
+    qtmodeltester.check(view.model)
+    assert view.model.rowCount() == 0
+    assert not view.clear_action.isEnabled()
+    for i in range(5):
+        received(queue, clock, i)
+    received(queue, clock, 5, mail_from="", html=True)  # a bounce report arrives with the null sender
+    view.refresh()
+    m = view.model
+    assert m.rowCount() == 6
+    assert [m.data(m.index(r, COL_SUBJECT)) for r in range(6)] == [f"Note {i}" for i in range(5, -1, -1)]
+    assert m.data(m.index(1, COL_TO)) == "bob@example.org +1"
+    assert m.data(m.index(1, COL_FROM)) == "Alice"
+    view.show()
+    view.table.selectRow(1)
+    assert view.tabs.text_view.toPlainText().startswith("Hello number 4")
+    assert "MAIL FROM:<alice@example.com>" in view.envelope.text()
+    assert "Subject: Note 4" in view.tabs.headers_view.toPlainText()
+    view.table.selectRow(0)
+    assert view.tabs.html_view.blocked == ["http://127.0.0.1:9/t.gif"]  # same safe tabs as the details pane
+    assert view.count_label.text() == "6 messages"
+
+
+def test_refresh_keeps_the_shown_message_and_clear_mailbox_asks_first(qtbot, queue, clock):
+    for i in range(3):
+        received(queue, clock, i)
+    view = MailboxView(queue, clock=clock)
+    qtbot.addWidget(view)
+    view.show()
+    view.table.selectRow(2)  # Note 0
+    received(queue, clock, 3)
+    view.refresh()
+    assert view.model.data(view.table.currentIndex().siblingAtColumn(COL_SUBJECT)) == "Note 0"
+    view.clear_action.trigger()
+    box = view.confirm_box
+    assert box is not None and box.isVisible()
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    assert queue.count_mailbox() == 4
+    view.clear_action.trigger()
+    view.confirm_box.button(QMessageBox.StandardButton.Yes).click()
+    assert queue.count_mailbox() == 0
+    assert view.model.rowCount() == 0
+    assert view.tabs.text_view.toPlainText() == ""
