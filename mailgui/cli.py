@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 from mailgui import mail
 from mailgui.addresses import normalize_sender_pattern
@@ -63,8 +64,15 @@ def detail_json(d: MessageDetail) -> dict[str, object]:
     return out
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line on stderr, like every other error (argparse would add a usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mailgui", description="Compose mail and manage the outgoing queue.")
+    p = _Parser(prog="mailgui", description="Compose mail and manage the outgoing queue.")
     p.add_argument("--db", type=Path, help="queue file (default: $MAILGUI_DB or the user data dir)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -121,6 +129,8 @@ def _read(path: Path, field: str) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise Error(f"{field}: cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise Error(f"{field}: {path} is not UTF-8 text") from None
 
 
 def _read_bytes(path: Path, field: str) -> bytes:
