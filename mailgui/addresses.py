@@ -115,6 +115,9 @@ def split_addresses(text: str) -> list[str]:
     Strict where ``email.utils.getaddresses`` is lax: it drops what it cannot parse (``"bob@, ann@x"``
     gives only ann), so a typo would silently lose a recipient. Empty pieces are skipped.
     """
+    if not any(c in text for c in '"(\\'):
+        # No quoting or comments: every comma separates (a comma inside <...> is invalid either way).
+        return [c.strip() for c in text.split(",") if c.strip()]
     chunks: list[str] = []
     start = 0
     quoted = escaped = False

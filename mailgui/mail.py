@@ -72,12 +72,13 @@ _local = threading.local()
 
 def open_queue(path: str | Path | None = None, clock: Clock | None = None) -> Queue:
     """The queue for ``path`` (default: MAILGUI_DB or the user data dir), one connection per thread and process."""
-    resolved = str(Path(path) if path is not None else default_db_path())
+    # Keyed by what the caller gave (or MAILGUI_DB as it is now), so a hit costs no path resolution.
+    given = os.fspath(path) if path is not None else os.environ.get("MAILGUI_DB", "")
     cache: dict[tuple[int, str], Queue] = _local.__dict__.setdefault("queues", {})
-    key = (os.getpid(), resolved)
+    key = (os.getpid(), given)
     queue = cache.get(key)
     if queue is None:
-        queue = cache[key] = Queue(resolved)
+        queue = cache[key] = Queue(Path(path) if path is not None else default_db_path())
     if clock is not None:
         queue.clock = clock
     return queue
