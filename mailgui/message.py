@@ -181,7 +181,8 @@ class Attachment:
         if content_id is not None:
             refuse_line_breaks(content_id, "attachments")
         data = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
-        object.__setattr__(self, "filename", filename)
+        # Surrounding spaces are dropped: readers strip them from the parameter anyway.
+        object.__setattr__(self, "filename", filename.strip())
         object.__setattr__(self, "payload", data)
         object.__setattr__(self, "content_id", content_id)
 

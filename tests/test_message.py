@@ -7,6 +7,8 @@ from email import policy
 from email.message import EmailMessage as MimeMessage
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailgui.errors import (
     BadRequestError,
@@ -378,3 +380,20 @@ def test_fields_read_back_from_a_built_message() -> None:
     assert isinstance(fields.html, str) and lf(fields.html) == "<p>h</p>"
     assert [(a.filename, a.payload) for a in fields.attachments] == [("a.txt", b"data")]
     assert fields.headers == [("In-Reply-To", "<p@example.com>")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=120).filter(str.strip),
+    payload=st.binary(max_size=2000),
+    inline=st.booleans(),
+)
+def test_random_attachment_names_and_payloads_round_trip(name: str, payload: bytes, inline: bool) -> None:
+    filename = name.strip() + ".bin"
+    out = build(attachments=[Attachment(filename, payload, content_id="<c1@example.com>" if inline else None)])
+    assert all(len(line) <= 998 for line in out.raw.split(b"\r\n"))
+    (part,) = parse(out.raw).iter_attachments()
+    assert part.get_filename() == filename
+    assert part.get_payload(decode=True) == payload
+    assert Attachment(f"  {filename} ", b"").filename == filename
+    assert part.get_content_disposition() == ("inline" if inline else "attachment")
