@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage as MimeMessage
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -463,71 +464,85 @@ def canonical(addr: str) -> str:
     return parse_mailbox(addr, "x").address
 
 
-def check_round_trip(
-    msg: MimeMessage,
-    sender: tuple[str, str],
-    to: list[tuple[str, str]],
-    cc: list[tuple[str, str]],
-    subject: str,
-    body: str,
-    html: str | None,
-) -> None:
-    def mailboxes(header: str) -> list[tuple[str, str]]:
-        return [(a.display_name, a.addr_spec) for a in msg[header].addresses] if msg[header] else []
-
-    assert mailboxes("From") == [(sender[0], canonical(sender[1]))]
-    assert mailboxes("To") == [(n, canonical(a)) for n, a in to]
-    assert mailboxes("Cc") == [(n, canonical(a)) for n, a in cc]
-    assert str(msg["Subject"]) == subject
-    plain = msg.get_body(preferencelist=("plain",))
-    assert plain is not None
-    assert lf(plain.get_content()) == lf(body)
-    if html is not None:
-        part = msg.get_body(preferencelist=("html",))
-        assert part is not None
-        assert lf(part.get_content()) == lf(html)
+class Fields(NamedTuple):
+    sender: tuple[str, str]
+    to: list[tuple[str, str]]
+    cc: list[tuple[str, str]]
+    bcc: list[tuple[str, str]]
+    reply_to: list[tuple[str, str]]
+    subject: str
+    body: str
+    html: str | None
 
 
-@settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
+FIELDS = st.builds(
+    Fields,
     sender=MAILBOX,
     to=st.lists(MAILBOX, min_size=1, max_size=3),
     cc=st.lists(MAILBOX, max_size=2),
+    bcc=st.lists(MAILBOX, max_size=2),
+    reply_to=st.lists(MAILBOX, max_size=2),
     subject=HEADER_TEXT,
     body=BODY,
     html=st.none() | BODY,
-    as_string=st.booleans(),
 )
+
+
+def check_round_trip(msg: MimeMessage, f: Fields) -> None:
+    def mailboxes(header: str) -> list[tuple[str, str]]:
+        return [(a.display_name, a.addr_spec) for a in msg[header].addresses] if msg[header] else []
+
+    assert mailboxes("From") == [(f.sender[0], canonical(f.sender[1]))]
+    assert mailboxes("To") == [(n, canonical(a)) for n, a in f.to]
+    assert mailboxes("Cc") == [(n, canonical(a)) for n, a in f.cc]
+    assert mailboxes("Reply-To") == [(n, canonical(a)) for n, a in f.reply_to]
+    assert "Bcc" not in msg
+    assert str(msg["Subject"]) == f.subject
+    plain = msg.get_body(preferencelist=("plain",))
+    assert plain is not None
+    assert lf(plain.get_content()) == lf(f.body)
+    if f.html is not None:
+        part = msg.get_body(preferencelist=("html",))
+        assert part is not None
+        assert lf(part.get_content()) == lf(f.html)
+
+
+@settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(f=FIELDS, as_string=st.booleans())
 def test_valid_random_fields_round_trip_through_to_mime_message_and_the_queue(
-    sender: tuple[str, str],
-    to: list[tuple[str, str]],
-    cc: list[tuple[str, str]],
-    subject: str,
-    body: str,
-    html: str | None,
-    as_string: bool,
-    shared_queue: Queue,
+    f: Fields, as_string: bool, shared_queue: Queue
 ) -> None:
-    to_field: str | list[str] = ", ".join(map(as_text, to)) if as_string else [as_text(m) for m in to]
+    def field(group: list[tuple[str, str]]) -> str | list[str]:
+        return ", ".join(map(as_text, group)) if as_string else [as_text(m) for m in group]
+
     m = mail.EmailMessage(
-        sender=as_text(sender), to=to_field, cc=[as_text(c) for c in cc], subject=subject, body=body, html=html
+        sender=as_text(f.sender),
+        to=field(f.to),
+        cc=field(f.cc),
+        bcc=field(f.bcc),
+        reply_to=field(f.reply_to),
+        subject=f.subject,
+        body=f.body,
+        html=f.html,
     )
     mime = m.to_mime_message()
     assert isinstance(mime, MimeMessage)
-    check_round_trip(mime, sender, to, cc, subject, body, html)
+    check_round_trip(mime, f)
 
-    shared_queue.add_sender(canonical(sender[1]))
+    shared_queue.add_sender(canonical(f.sender[1]))
     new_id = m.send(db=shared_queue.path)
     detail = shared_queue.get_message(new_id)
     assert all(len(line) <= 998 for line in detail.raw.split(b"\r\n"))
     assert not re.search(rb"[^\r]\n", detail.raw)
-    check_round_trip(parse(detail.raw), sender, to, cc, subject, body, html)
-    assert detail.summary.subject == subject
-    expected = []
-    for _, addr in [*to, *cc]:
-        if canonical(addr).lower() not in [e.lower() for e in expected]:
-            expected.append(canonical(addr))
-    assert [r.address for r in detail.summary.recipients] == expected
+    check_round_trip(parse(detail.raw), f)
+    assert detail.summary.subject == f.subject
+    assert detail.summary.sender == canonical(f.sender[1])
+    expected: list[tuple[str, str]] = []
+    for kind, group in (("to", f.to), ("cc", f.cc), ("bcc", f.bcc)):
+        for _, addr in group:
+            if canonical(addr).lower() not in [e[0].lower() for e in expected]:
+                expected.append((canonical(addr), kind))
+    assert [(r.address, r.kind) for r in detail.summary.recipients] == expected
 
 
 def test_long_non_ascii_display_name_is_split_into_encoded_words_that_decode_exactly() -> None:
