@@ -74,6 +74,8 @@ def open_queue(path: str | Path | None = None, clock: Clock | None = None) -> Qu
     """The queue for ``path`` (default: MAILGUI_DB or the user data dir), one connection per thread and process."""
     # Keyed by what the caller gave (or MAILGUI_DB as it is now), so a hit costs no path resolution.
     given = os.fspath(path) if path is not None else os.environ.get("MAILGUI_DB", "")
+    if given and not os.path.isabs(given):
+        given = os.path.abspath(given)  # a relative path means a different file after a chdir
     cache: dict[tuple[int, str], Queue] = _local.__dict__.setdefault("queues", {})
     key = (os.getpid(), given)
     queue = cache.get(key)

@@ -554,3 +554,16 @@ def test_long_non_ascii_display_name_is_split_into_encoded_words_that_decode_exa
     # An RFC 2047 decoder (whitespace between adjacent encoded words is dropped) gives the name back.
     decoded = str(email.header.make_header(email.header.decode_header(header.group(1).decode())))
     assert decoded == f"{name} <long@example.org>"
+
+
+def test_a_relative_mailgui_db_follows_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILGUI_DB", "queue.sqlite3")
+    for sub in ("one", "two"):
+        (tmp_path / sub).mkdir()
+        monkeypatch.chdir(tmp_path / sub)
+        with Queue("queue.sqlite3") as q:
+            q.add_sender("@example.com")
+        mail.send_mail("ann@example.com", "bob@example.org", f"in {sub}", "b")
+    for sub in ("one", "two"):
+        with Queue(tmp_path / sub / "queue.sqlite3") as q:
+            assert [m.subject for m in q.list_messages()] == [f"in {sub}"]
