@@ -32,6 +32,19 @@ COLUMNS = ("State", "Created", "From", "To", "Subject", "Attempts", "Next attemp
 
 WAITING = frozenset({"queued", "deferred"})
 _MUTED = QColor("#757575")
+_ROLES = frozenset(
+    int(r)
+    for r in (
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.DecorationRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.FontRole,
+        Qt.ItemDataRole.TextAlignmentRole,
+        Qt.ItemDataRole.ForegroundRole,
+        ID_ROLE,
+        SUMMARY_ROLE,
+    )
+)
 
 
 def first_recipient(summary: MessageSummary) -> str:
@@ -52,7 +65,7 @@ class QueueTableModel(QAbstractTableModel):
 
     PAGE = 100
     MAX_CACHED = 3000  # rows kept; older pages are dropped as the view moves on
-    NEW_ROWS_LIMIT = 500  # more new messages than this in one tick: reload instead of inserting
+    NEW_ROWS_LIMIT = PAGE  # more new messages than this in one tick are counted, not read (until shown)
 
     countChanged = Signal(int)
 
@@ -65,14 +78,18 @@ class QueueTableModel(QAbstractTableModel):
         self._count = 0
         self._high_water = 0  # newest id in the queue when rows were last counted
         self._rows: dict[int, MessageSummary] = {}
+        self._texts: dict[int, tuple[Any, ...]] = {}  # id -> (summary, cell texts): formatted once per paint-burst
         self._row_of: dict[int, int] = {}
         self._visible: tuple[int, int] | None = None
         self._reload_pending = False
         self.fetches = 0  # page reads, for tests and benches
+        # While the user drags the scroll bar across a million rows, paint placeholders instead of reading
+        # every page flown over; the view reads the rows it stops on (see QueueView).
+        self.defer_fetches = False
         # "in 4 min" drifts as time passes: repaint the time columns now and then (the view repaints what it shows).
         self._clock_timer = QTimer(self)
         self._clock_timer.setInterval(30_000)
-        self._clock_timer.timeout.connect(self._times_changed)
+        self._clock_timer.timeout.connect(self.update_times)
         self._clock_timer.start()
         self._recount()
 
@@ -99,13 +116,13 @@ class QueueTableModel(QAbstractTableModel):
         self.beginResetModel()
         self._rows.clear()
         self._row_of.clear()
+        self._texts.clear()
         self._recount()
         self.endResetModel()
         self.countChanged.emit(self._count)
 
     def _recount(self) -> None:
-        newest = self.queue.list_messages(limit=1)
-        self._high_water = newest[0].id if newest else 0
+        self._high_water = self._newest_id()
         self._count = self.queue.count_messages(self._statuses, self._search or None)
 
     def _schedule_reload(self) -> None:
@@ -122,6 +139,16 @@ class QueueTableModel(QAbstractTableModel):
     def set_visible_rows(self, first: int, last: int) -> None:
         """The rows on screen; updates read only these fresh, and the cache keeps them."""
         self._visible = (first, last) if first >= 0 and last >= first else None
+
+    def fetch_visible(self) -> None:
+        """Read the rows on screen now (after a scroll-bar drag) and repaint them."""
+        rows = self.visible_rows()
+        missing = [r for r in rows if r not in self._rows]
+        for row in missing:
+            if row not in self._rows:
+                self.summary(row)
+        if missing:
+            self.dataChanged.emit(self.index(missing[0], 0), self.index(missing[-1], len(COLUMNS) - 1))
 
     def visible_rows(self) -> range:
         if self._visible is None:
@@ -150,14 +177,20 @@ class QueueTableModel(QAbstractTableModel):
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not (0 <= index.row() < self._count):
+        # Called a few thousand times per paint: leave early for roles this model does not answer.
+        if role not in _ROLES or not index.isValid() or not (0 <= index.row() < self._count):
             return None
-        s = self.summary(index.row())
+        s = self._rows.get(index.row())
+        if s is None and not self.defer_fetches:
+            s = self.summary(index.row())
         if s is None:
             return "…" if role == Qt.ItemDataRole.DisplayRole else None
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(s, col)
+            texts = self._texts.get(s.id)
+            if texts is None or texts[0] is not s:
+                texts = self._texts[s.id] = (s, *(self._display(s, c) for c in range(len(COLUMNS))))
+            return texts[col + 1]
         if role == ID_ROLE:
             return s.id
         if role == SUMMARY_ROLE:
@@ -243,7 +276,13 @@ class QueueTableModel(QAbstractTableModel):
         row = self._row_of.get(message_id)
         if row is not None:
             return row
-        row = self.queue.count_messages(self._statuses, self._search or None, after_id=message_id)
+        # Count the shorter side of the list: an id range is cheap when it is short.
+        if message_id * 2 >= self._high_water:
+            row = self.queue.count_messages(self._statuses, self._search or None, after_id=message_id)
+        else:
+            row = (
+                self._count - 1 - self.queue.count_messages(self._statuses, self._search or None, before_id=message_id)
+            )
         if row < self._count and self.message_id(row) == message_id:
             return row
         return None
@@ -282,7 +321,9 @@ class QueueTableModel(QAbstractTableModel):
         half = self.MAX_CACHED // 2
         shown = self.visible_rows()
         for row in [r for r in self._rows if abs(r - keep_near) > half and r not in shown]:
-            self._row_of.pop(self._rows.pop(row).id, None)
+            mid = self._rows.pop(row).id
+            self._row_of.pop(mid, None)
+            self._texts.pop(mid, None)
 
     # -- live updates --------------------------------------------------------------------------------------
     def apply_changes(self, ids: Iterable[int], *, external: bool = False) -> None:
@@ -297,8 +338,8 @@ class QueueTableModel(QAbstractTableModel):
         ids = set(ids)
         if not ids and not external:
             return
-        if (external or max(ids) > self._high_water) and not self._insert_new():
-            return  # reloaded
+        if external or max(ids) > self._high_water:
+            self._insert_new()
         known = {i for i in ids if i in self._row_of}
         if external:
             known.update(self._rows[r].id for r in self.visible_rows() if r in self._rows)
@@ -306,23 +347,26 @@ class QueueTableModel(QAbstractTableModel):
             self._schedule_reload()
         self._update_rows(sorted(known))
 
-    def _insert_new(self) -> bool:
-        """Insert messages newer than the high-water mark at the top. False if it reloaded instead."""
+    def _insert_new(self) -> None:
+        """Insert the messages newer than the high-water mark at the top. A few are read at once; a flood
+        (a bulk import) is only counted, and its rows are read when shown. Rows already read keep their ids,
+        so views keep their selection without a reload."""
+        statuses, search = self._statuses, self._search or None
+        top = self._newest_id()
+        if top <= self._high_water:
+            return
         new = self.queue.list_messages(
-            self._statuses,
-            self._search or None,
-            after_id=self._high_water,
-            newest_first=False,
-            limit=self.NEW_ROWS_LIMIT + 1,
+            statuses, search, after_id=self._high_water, newest_first=False, limit=self.NEW_ROWS_LIMIT
         )
-        if len(new) > self.NEW_ROWS_LIMIT:
-            self.refresh()
-            return False
-        newest = self.queue.list_messages(limit=1)
-        self._high_water = max(self._high_water, newest[0].id if newest else 0, *(s.id for s in new))
-        if not new:
-            return True
-        k = len(new)
+        if len(new) < self.NEW_ROWS_LIMIT:
+            k = len(new)
+            top = max(top, *(s.id for s in new))
+        else:  # bounded by ``top``: what arrives meanwhile is found on the next tick
+            k = self.queue.count_messages(statuses, search, after_id=self._high_water, before_id=top + 1)
+            new = []
+        self._high_water = top
+        if not k:
+            return
         self.beginInsertRows(QModelIndex(), 0, k - 1)
         shifted = {row + k: s for row, s in self._rows.items()}
         self._rows = {}
@@ -336,7 +380,10 @@ class QueueTableModel(QAbstractTableModel):
             self._visible = (self._visible[0] + k, self._visible[1] + k)
         self.endInsertRows()
         self.countChanged.emit(self._count)
-        return True
+
+    def _newest_id(self) -> int:
+        newest = self.queue.list_messages(limit=1)
+        return newest[0].id if newest else 0
 
     def _update_rows(self, ids: Sequence[int]) -> None:
         if not ids:
@@ -363,7 +410,8 @@ class QueueTableModel(QAbstractTableModel):
             self._schedule_reload()
         self.dataChanged.emit(self.index(min(touched), 0), self.index(max(touched), len(COLUMNS) - 1))
 
-    def _times_changed(self) -> None:
+    def update_times(self) -> None:
+        self._texts.clear()  # "in 4 min" is now "in 3 min"
         rows = self.visible_rows() or range(0, min(self._count, self.PAGE))
         if rows:
             self.dataChanged.emit(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -47,6 +48,8 @@ ROW_HEIGHT = 26
 UPDATE_DELAY_MS = 150  # worker updates that arrive within this are shown together
 SEARCH_DELAY_MS = 300
 RESTORE_LIMIT = 1000  # selected ids put back after a reload; beyond this, a reload clears the selection
+RESTORE_BUDGET_S = 0.15  # finding rows of ids deep in a filtered million-row list costs a count each
+DRAG_SETTLE_MS = 80
 
 
 class QueueView(QWidget):
@@ -107,6 +110,7 @@ class QueueView(QWidget):
         self.model.modelAboutToBeReset.connect(self._save_selection)
         self.model.modelReset.connect(self._restore_selection)
         self.model.countChanged.connect(self._count_changed)
+        self.model.rowsInserted.connect(self._rows_inserted)
         self._count_changed(self.model.rowCount())
         self._selection_changed()
 
@@ -162,7 +166,14 @@ class QueueView(QWidget):
             table.setColumnWidth(col, width)
         table.selectionModel().selectionChanged.connect(self._selection_changed)
         table.selectionModel().currentRowChanged.connect(self._current_changed)
-        table.verticalScrollBar().valueChanged.connect(self._viewport_moved)
+        bar = table.verticalScrollBar()
+        bar.valueChanged.connect(self._viewport_moved)
+        bar.sliderPressed.connect(self._drag_started)
+        bar.sliderReleased.connect(self._drag_ended)
+        self._drag_settle = QTimer(self)
+        self._drag_settle.setSingleShot(True)
+        self._drag_settle.setInterval(DRAG_SETTLE_MS)
+        self._drag_settle.timeout.connect(self._fetch_where_the_drag_rests)
         table.doubleClicked.connect(lambda _index: self.details.setFocus())
         self.table = table
 
@@ -216,7 +227,14 @@ class QueueView(QWidget):
         """Select these messages (those still in the list); make ``current`` the current row."""
         selection = QItemSelection()
         last = self.model.columnCount() - 1
-        for mid in list(ids)[:RESTORE_LIMIT]:
+        ids = list(ids)[:RESTORE_LIMIT]
+        # Cached rows cost nothing; each other one costs a count, so stop when the budget is spent.
+        ids.sort(key=lambda i: self.model.cached_row_of(i) is None)
+        deadline = time.perf_counter() + RESTORE_BUDGET_S
+        for n, mid in enumerate(ids):
+            if self.model.cached_row_of(mid) is None and time.perf_counter() > deadline:
+                log.info("queue view: %d selected messages not re-selected after the reload (too slow)", len(ids) - n)
+                break
             row = self.model.row_of(mid)
             if row is not None:
                 selection.select(self.model.index(row, 0), self.model.index(row, last))
@@ -255,10 +273,33 @@ class QueueView(QWidget):
         if last < 0:
             last = self.model.rowCount() - 1
         self.model.set_visible_rows(first, last)
+        if self.model.defer_fetches:
+            self._drag_settle.start()  # read the rows once the drag rests here a moment
+
+    def _drag_started(self) -> None:
+        self.model.defer_fetches = True
+
+    def _drag_ended(self) -> None:
+        self._drag_settle.stop()
+        self.model.defer_fetches = False
+        self._viewport_moved()
+        self.model.fetch_visible()
+
+    def _fetch_where_the_drag_rests(self) -> None:
+        if self.model.defer_fetches:
+            self._viewport_moved()
+            self.model.fetch_visible()
 
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
         self._viewport_moved()
+
+    def _rows_inserted(self, _parent: QModelIndex, first: int, last: int) -> None:
+        # New messages arrive at the top. Someone reading further down keeps seeing the same messages (and
+        # the model keeps them cached); someone at the top sees the new ones come in.
+        bar = self.table.verticalScrollBar()
+        if first == 0 and bar.value() > 0:
+            bar.setValue(bar.value() + last - first + 1)
 
     def _save_selection(self) -> None:
         ids = self.selected_ids() if len(self.table.selectionModel().selectedRows()) <= RESTORE_LIMIT else []

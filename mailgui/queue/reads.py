@@ -49,14 +49,23 @@ class QueueReads:
         return dict(self.conn.execute("SELECT status, count(*) FROM messages GROUP BY status").fetchall())
 
     def count_messages(
-        self, status: str | Iterable[str] | None = None, search: str | None = None, *, after_id: int | None = None
+        self,
+        status: str | Iterable[str] | None = None,
+        search: str | None = None,
+        *,
+        after_id: int | None = None,
+        before_id: int | None = None,
     ) -> int:
-        """How many messages match; with ``after_id``, only those newer than it (cheap: a range on the id),
-        which is also the row of message ``after_id`` in a newest-first list."""
+        """How many messages match; with ``after_id`` only those newer than it (which is the row of message
+        ``after_id`` in a newest-first list), with ``before_id`` only older ones. A range on the id: cheap
+        when the range is short."""
         where, params = _where(_statuses(status), search)
         if after_id is not None:
             where += " AND m.id > ?"
             params.append(after_id)
+        if before_id is not None:
+            where += " AND m.id < ?"
+            params.append(before_id)
         return int(self.conn.execute(f"SELECT count(*) FROM messages m WHERE {where}", params).fetchone()[0])
 
     def list_messages(

@@ -93,8 +93,13 @@ def test_next_attempt_is_relative_to_the_injected_clock(queue, clock):
     row = model.row_of(v.deferred)
     assert text(model, row, COL_NEXT) == "in 1 min"
     clock.advance(-600)
+    changed = []
+    model.dataChanged.connect(lambda a, b, roles=(): changed.append((a.column(), b.column())))
+    model.update_times()  # the model's own timer does this every 30 s
+    assert changed == [(1, 6)]  # created .. next attempt
     assert text(model, row, COL_NEXT) == "in 11 min"
     clock.advance(3 * 3600)
+    model.update_times()
     assert text(model, row, COL_NEXT) == "now"
 
 
@@ -207,3 +212,45 @@ def test_under_a_state_filter_rows_moving_in_or_out_reload_the_list(queue, clock
     model._reload_if_pending()
     assert model.rowCount() == queue.count_messages(statuses)
     assert model.rowCount() != before
+
+
+def test_row_of_finds_messages_from_either_end_of_the_list(queue, clock):
+    bulk(queue, clock, 300)
+    model = QueueTableModel(queue, clock)
+    model.set_filter(None, "bulk")
+    expected = sorted((s.id for s in queue.list_messages(limit=1000)), reverse=True)
+    for row in (0, 1, 150, 298, 299):
+        assert model.row_of(expected[row]) == row
+    queue.cancel(expected[10])
+    model.set_filter(["queued"])
+    assert model.row_of(expected[10]) is None
+    assert model.row_of(expected[11]) == 10
+
+
+def test_a_flood_of_new_messages_is_counted_and_inserted_without_a_reload(queue, clock, qtmodeltester):
+    bulk(queue, clock, 30)
+    model = QueueTableModel(queue, clock)
+    qtmodeltester.check(model)
+    model.NEW_ROWS_LIMIT = 5
+    top_before = model.message_id(0)
+    resets, inserted = [], []
+    model.modelReset.connect(lambda: resets.append(1))
+    model.rowsInserted.connect(lambda _p, first, last: inserted.append((first, last)))
+    new = [enqueue(queue, clock, 500 + i) for i in range(12)]
+    model.apply_changes([], external=True)
+    assert inserted == [(0, 11)] and resets == []
+    assert [model.message_id(r) for r in range(13)] == [*sorted(new, reverse=True), top_before]
+
+
+def test_while_the_scroll_bar_is_dragged_rows_are_placeholders_until_it_rests(queue, clock):
+    bulk(queue, clock, 500)
+    model = QueueTableModel(queue, clock)
+    model.defer_fetches = True
+    assert model.data(model.index(300, COL_SUBJECT), D) == "…"
+    assert model.fetches == 0
+    model.set_visible_rows(300, 320)
+    changed = []
+    model.dataChanged.connect(lambda a, b, roles=(): changed.append((a.row(), b.row())))
+    model.fetch_visible()
+    assert changed == [(300, 320)]
+    assert model.data(model.index(300, COL_SUBJECT), D).startswith("bulk ")

@@ -192,3 +192,27 @@ def test_search_box_filters_after_typing_stops(qtbot, view, queue, clock):
     qtbot.waitUntil(lambda: view.model.rowCount() == 1)
     assert view.model.data(view.model.index(0, 0), ID_ROLE) == v.deferred
     assert view.count_label.text() == "1 message"
+
+
+def test_new_messages_do_not_move_what_a_reader_further_down_is_looking_at(qtbot, view, queue, clock):
+    queue.add_sender("@example.com")
+    for i in range(200):
+        enqueue(queue, clock, i)
+    view.refresh()
+    bar = view.table.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 120)  # the view lays itself out after the reload
+    bar.setValue(120)
+    assert view.table.rowAt(0) == 120
+    top_id = view.model.message_id(120)
+    for i in range(5):
+        enqueue(queue, clock, 300 + i)
+    view.notify_changed([queue.list_messages(limit=1)[0].id])
+    qtbot.waitUntil(lambda: view.model.rowCount() == 205)
+    assert view.table.rowAt(0) == 125
+    assert view.model.message_id(view.table.rowAt(0)) == top_id
+    view.table.scrollToTop()  # at the top, new messages come into view
+    enqueue(queue, clock, 400)
+    view.notify_changed([queue.list_messages(limit=1)[0].id])
+    qtbot.waitUntil(lambda: view.model.rowCount() == 206)
+    assert view.table.rowAt(0) == 0
+    assert view.model.data(view.model.index(0, 4)) == "Quarterly report 400"

@@ -18,6 +18,9 @@ def test_count_after_id_is_the_row_of_that_message_newest_first(authorized):
     assert authorized.count_messages("cancelled", after_id=ids[0]) == 1
     assert authorized.count_messages("queued", search="m9", after_id=ids[0]) == 1
     assert authorized.count_messages(after_id=ids[-1]) == 0
+    for mid in ids:
+        assert authorized.count_messages(before_id=mid) == len(newest_first) - 1 - newest_first.index(mid)
+    assert authorized.count_messages(after_id=ids[2], before_id=ids[6]) == 3
 
 
 def test_enqueue_many_stores_every_message_like_enqueue(authorized, clock):
