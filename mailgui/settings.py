@@ -90,6 +90,9 @@ SETTINGS: dict[str, SettingSpec] = {
     "retry.max_backoff": SettingSpec("4000", _seconds(1, 7 * 86400), "longest gap between retries"),
     "retry.lifetime": SettingSpec("432000", _seconds(60, 60 * 86400), "give up after this many seconds"),
     "worker.connections": SettingSpec("4", _int(1, 64), "SMTP connections used at once"),
+    "worker.lease": SettingSpec(
+        "300", _seconds(1, 86400), "seconds a worker holds a message; then another may take it over"
+    ),
     "bounce.delay_warning": SettingSpec("0", _seconds(0, 60 * 86400), "warn the sender after this delay (0: off)"),
     "local_relay.port": SettingSpec("0", _int(0, 65535), "port of the built-in relay (0: any free port)"),
 }

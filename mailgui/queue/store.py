@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from mailgui.addresses import sender_matches
@@ -205,23 +205,31 @@ class Queue(QueueReads, MailboxStore, DraftStore):
         return new_id
 
     # -- the worker's side ----------------------------------------------------------------------------
-    def claim_due(self, owner: str, limit: int, lease_seconds: float) -> list[ClaimedMessage]:
-        """Lease up to ``limit`` due messages (or ones whose lease ran out) to ``owner``."""
+    def claim_due(
+        self, owner: str, limit: int, lease_seconds: float, *, expired_only: bool = False
+    ) -> list[ClaimedMessage]:
+        """Lease up to ``limit`` due messages (or ones whose lease ran out) to ``owner``.
+
+        ``expired_only``: only those whose lifetime is over (a worker backing off a dead relay still gives
+        those up on time).
+        """
         now = self.clock.now()
+        expired = "AND expires_at <= ?" if expired_only else ""
+        cutoff = (now,) if expired_only else ()
         with self._tx() as c:
             rows = c.execute(
-                """UPDATE messages SET status = 'sending', lease_owner = ?, lease_expires_at = ?, updated_at = ?
+                f"""UPDATE messages SET status = 'sending', lease_owner = ?, lease_expires_at = ?, updated_at = ?
                    WHERE id IN (
                        SELECT id FROM (
                            SELECT id, next_attempt_at AS due FROM messages
-                            WHERE status IN ('queued', 'deferred') AND next_attempt_at <= ?
+                            WHERE status IN ('queued', 'deferred') AND next_attempt_at <= ? {expired}
                            UNION ALL
                            SELECT id, lease_expires_at AS due FROM messages
-                            WHERE status = 'sending' AND lease_expires_at <= ?
+                            WHERE status = 'sending' AND lease_expires_at <= ? {expired}
                        ) ORDER BY due, id LIMIT ?)
                    RETURNING id, message_id, sender, raw, smtputf8, attempts, created_at, expires_at, kind,
                              parent_id, warned_at, subject""",
-                (owner, now + lease_seconds, now, now, now, limit),
+                (owner, now + lease_seconds, now, now, *cutoff, now, *cutoff, limit),
             ).fetchall()
             if not rows:
                 return []
@@ -285,66 +293,87 @@ class Queue(QueueReads, MailboxStore, DraftStore):
         expire. The message ends ``sent`` if every recipient was delivered, ``bounced`` if none is pending
         and one failed or expired, else ``deferred``.
         """
-        now = self.clock.now()
         with self._tx() as c:
-            self._check_lease(c, message_id, owner)
-            c.execute(
-                "INSERT INTO attempts(message_id, started_at, duration, relay, error, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    message_id,
-                    attempt.started_at,
-                    attempt.duration,
-                    attempt.relay,
-                    attempt.error,
-                    json.dumps([r.__dict__ for r in attempt.results]),
-                ),
-            )
-            newly_failed: list[Recipient] = []
-            for r in attempt.results:
-                status = r.status
-                if status == RecipientStatus.PENDING and retry_at is None:
-                    status = RecipientStatus.EXPIRED
-                changed = c.execute(
-                    """UPDATE recipients SET status = ?, code = ?, reply = ?, updated_at = ?
-                       WHERE message_id = ? AND address = ? AND status = 'pending' RETURNING kind""",
-                    (status, r.code, r.reply, now, message_id, r.address),
-                ).fetchall()
-                # Only a recipient that was pending until now is newly failed (not one reported twice).
-                if changed and status in (RecipientStatus.FAILED, RecipientStatus.EXPIRED):
-                    newly_failed.append(Recipient(r.address, changed[0][0], status, r.code, r.reply, now))
-            if retry_at is None:
-                # Recipients this attempt did not report on (a whole-relay failure) expire too, and are
-                # reported as newly failed so the sender hears about them.
-                for address, kind, code, reply in c.execute(
-                    """UPDATE recipients SET status = 'expired', updated_at = ?
-                       WHERE message_id = ? AND status = 'pending' RETURNING address, kind, code, reply""",
-                    (now, message_id),
-                ).fetchall():
-                    newly_failed.append(Recipient(address, kind, RecipientStatus.EXPIRED, code, reply, now))
-            pending = tuple(
-                a
-                for (a,) in c.execute(
-                    "SELECT address FROM recipients WHERE message_id = ? AND status = 'pending' ORDER BY id",
-                    (message_id,),
-                )
-            )
-            failed = c.execute(
-                "SELECT count(*) FROM recipients WHERE message_id = ? AND status IN ('failed', 'expired')",
+            return self._record_attempt(c, message_id, owner, attempt, retry_at, self.clock.now())
+
+    def record_attempts(
+        self, owner: str, items: Sequence[tuple[int, Attempt, float | None]]
+    ) -> list[AttemptOutcome | LeaseLostError | UnknownMessageError]:
+        """``record_attempt`` for several messages in one transaction (one commit for a batch of sends).
+
+        A message whose lease was lost (or that was deleted) is skipped: its error takes its place in the list.
+        """
+        now = self.clock.now()
+        out: list[AttemptOutcome | LeaseLostError | UnknownMessageError] = []
+        with self._tx() as c:
+            for message_id, attempt, retry_at in items:
+                try:
+                    out.append(self._record_attempt(c, message_id, owner, attempt, retry_at, now))
+                except (LeaseLostError, UnknownMessageError) as exc:
+                    out.append(exc)
+        return out
+
+    def _record_attempt(
+        self, c: sqlite3.Connection, message_id: int, owner: str, attempt: Attempt, retry_at: float | None, now: float
+    ) -> AttemptOutcome:
+        self._check_lease(c, message_id, owner)
+        c.execute(
+            "INSERT INTO attempts(message_id, started_at, duration, relay, error, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                message_id,
+                attempt.started_at,
+                attempt.duration,
+                attempt.relay,
+                attempt.error,
+                json.dumps([r.__dict__ for r in attempt.results]),
+            ),
+        )
+        newly_failed: list[Recipient] = []
+        for r in attempt.results:
+            status = r.status
+            if status == RecipientStatus.PENDING and retry_at is None:
+                status = RecipientStatus.EXPIRED
+            changed = c.execute(
+                """UPDATE recipients SET status = ?, code = ?, reply = ?, updated_at = ?
+                   WHERE message_id = ? AND address = ? AND status = 'pending' RETURNING kind""",
+                (status, r.code, r.reply, now, message_id, r.address),
+            ).fetchall()
+            # Only a recipient that was pending until now is newly failed (not one reported twice).
+            if changed and status in (RecipientStatus.FAILED, RecipientStatus.EXPIRED):
+                newly_failed.append(Recipient(r.address, changed[0][0], status, r.code, r.reply, now))
+        if retry_at is None:
+            # Recipients this attempt did not report on (a whole-relay failure) expire too, and are
+            # reported as newly failed so the sender hears about them.
+            for address, kind, code, reply in c.execute(
+                """UPDATE recipients SET status = 'expired', updated_at = ?
+                   WHERE message_id = ? AND status = 'pending' RETURNING address, kind, code, reply""",
+                (now, message_id),
+            ).fetchall():
+                newly_failed.append(Recipient(address, kind, RecipientStatus.EXPIRED, code, reply, now))
+        pending = tuple(
+            a
+            for (a,) in c.execute(
+                "SELECT address FROM recipients WHERE message_id = ? AND status = 'pending' ORDER BY id",
                 (message_id,),
-            ).fetchone()[0]
-            if pending:
-                status = Status.DEFERRED
-            elif failed:
-                status = Status.BOUNCED
-            else:
-                status = Status.SENT
-            last = _last_reply(attempt)
-            c.execute(
-                """UPDATE messages SET status = ?, attempts = attempts + 1, next_attempt_at = ?,
-                       lease_owner = NULL, lease_expires_at = NULL, last_code = ?, last_reply = ?, updated_at = ?
-                   WHERE id = ?""",
-                (status, retry_at if pending else now, last[0], last[1], now, message_id),
             )
+        )
+        failed = c.execute(
+            "SELECT count(*) FROM recipients WHERE message_id = ? AND status IN ('failed', 'expired')",
+            (message_id,),
+        ).fetchone()[0]
+        if pending:
+            status = Status.DEFERRED
+        elif failed:
+            status = Status.BOUNCED
+        else:
+            status = Status.SENT
+        last = _last_reply(attempt)
+        c.execute(
+            """UPDATE messages SET status = ?, attempts = attempts + 1, next_attempt_at = ?,
+                   lease_owner = NULL, lease_expires_at = NULL, last_code = ?, last_reply = ?, updated_at = ?
+               WHERE id = ?""",
+            (status, retry_at if pending else now, last[0], last[1], now, message_id),
+        )
         return AttemptOutcome(status=status, newly_failed=tuple(newly_failed), pending=pending)
 
     def mark_warned(self, message_id: int) -> None:

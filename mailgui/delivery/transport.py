@@ -1,0 +1,435 @@
+"""SMTP to the relay with aiosmtplib: connections that are reused across messages, one transaction at a time.
+
+The transaction is driven step by step (MAIL, RCPT per recipient, DATA) rather than with ``sendmail``, so a
+refused recipient does not abort the others: every RCPT reply counts for its own recipient. Every network step
+runs under the relay's timeout. Certificate checks are always on; ``relay.ca_file`` adds a CA to trust.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import aiosmtplib
+
+from mailgui.delivery.classify import (
+    SERVICE_CLOSING,
+    Outcome,
+    RelayError,
+    RelayFault,
+    outcome_of,
+    reply_line,
+)
+from mailgui.delivery.target import RelayTarget
+
+log = logging.getLogger(__name__)
+
+# A connection idle longer than this is checked with RSET before it carries a message (servers drop idle
+# clients, Postfix after 300 s); a fresh or recently used one goes straight to MAIL, as RFC 5321 allows.
+IDLE_CHECK_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class RecipientReply:
+    """What the server said about one recipient, and at which step ('RCPT TO', 'end of DATA', ...)."""
+
+    address: str
+    code: int | None
+    text: str
+    stage: str
+    outcome: Outcome
+
+    @property
+    def line(self) -> str:
+        return reply_line(self.code, self.text)
+
+
+class StaleConnection(Exception):
+    """A reused connection turned out to be closed before this transaction began; nothing was sent."""
+
+
+def tls_context(target: RelayTarget) -> ssl.SSLContext:
+    """The system's trusted CAs, plus ``ca_file`` if set. Hostname and certificate checks always on."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    if target.ca_file:
+        try:
+            context.load_verify_locations(cafile=target.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise RelayError(RelayFault.TLS, f"relay.ca_file: cannot load {target.ca_file}: {exc}") from exc
+    return context
+
+
+class SmtpConnection:
+    """One SMTP session with the relay. ``open()`` connects, secures and logs in; ``deliver()`` sends."""
+
+    def __init__(self, target: RelayTarget, context: ssl.SSLContext | None = None):
+        self.target = target
+        self.client = aiosmtplib.SMTP(
+            hostname=target.host,
+            port=target.port,
+            timeout=target.timeout,
+            use_tls=target.security == "tls",
+            start_tls=False,  # done by hand below, so a relay without STARTTLS is an error, not plain text
+            validate_certs=True,
+            tls_context=context if target.security != "none" else None,
+            local_hostname=target.helo_name,
+        )
+        self.stage = "connecting"
+        self.transactions = 0
+        self.needs_reset = False
+        self.last_used = 0.0
+        self.opened_at = 0.0  # loop time the session was ready
+
+    @property
+    def is_open(self) -> bool:
+        return self.client.is_connected
+
+    @property
+    def encrypted(self) -> bool:
+        return self.is_open and self.client.get_transport_info("sslcontext") is not None
+
+    # -- session setup -------------------------------------------------------------------------------
+    async def open(self) -> None:
+        """Connect, EHLO, STARTTLS (when asked), EHLO again, AUTH (when a user name is set)."""
+        try:
+            self.stage = "connecting"
+            await self.client.connect()
+            await self._ehlo()
+            if self.target.security == "starttls":
+                if not self.client.supports_extension("starttls"):
+                    raise RelayError(
+                        RelayFault.TLS,
+                        f"{self.target.name} does not offer STARTTLS, and relay.security is starttls "
+                        "(mailgui never falls back to plain text; set relay.security to tls or none if intended)",
+                    )
+                self.stage = "STARTTLS"
+                await self.client.starttls()
+                await self._ehlo()
+            if self.target.username:
+                await self._login()
+        except RelayError:
+            self.abort()
+            raise
+        except asyncio.CancelledError:
+            self.abort()
+            raise
+        except Exception as exc:
+            self.abort()
+            raise relay_error(exc, self.target, self.stage) from exc
+        self.stage = "ready"
+        self.last_used = self.opened_at = asyncio.get_running_loop().time()
+
+    async def _ehlo(self) -> None:
+        self.stage = "EHLO"
+        try:
+            await self.client.ehlo()
+        except aiosmtplib.SMTPHeloError as exc:
+            if exc.code == SERVICE_CLOSING or not self.client.is_connected:
+                raise
+            self.stage = "HELO"  # RFC 5321 4.1.1.1: an old server may know HELO only
+            await self.client.helo()
+
+    async def _login(self) -> None:
+        t = self.target
+        self.stage = "AUTH"
+        if not self.encrypted and not t.is_loopback:
+            raise RelayError(
+                RelayFault.AUTH,
+                f"refusing to send the password for {t.username!r} to {t.name} without TLS; "
+                "set relay.security to starttls or tls",
+            )
+        if t.password is None:
+            raise RelayError(
+                RelayFault.AUTH,
+                f"relay.password: no password is stored for {t.username!r} on {t.name} "
+                "(set it in Settings, or with `mailgui config set relay.password --stdin`)",
+            )
+        if not self.client.supports_extension("auth"):
+            raise RelayError(
+                RelayFault.AUTH,
+                f"{t.name} does not offer AUTH, but relay.username is set "
+                "(clear relay.username if this relay needs no login)",
+            )
+        try:
+            await self.client.login(t.username, t.password)
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise RelayError(
+                RelayFault.AUTH,
+                f"{t.name} refused the login for {t.username!r}: {reply_line(exc.code, exc.message)} "
+                "(check relay.username and the password in Settings)",
+                code=exc.code,
+                reply=exc.message,
+            ) from exc
+
+    # -- one transaction ------------------------------------------------------------------------------
+    async def deliver(self, sender: str, recipients: Sequence[str], raw: bytes, smtputf8: bool) -> list[RecipientReply]:
+        """Send ``raw`` to ``recipients``: one reply per recipient, in order.
+
+        Raises RelayError when the relay fails as a whole (421, dropped, timeout), StaleConnection when a
+        reused connection was already closed before anything was sent.
+        """
+        loop = asyncio.get_running_loop()
+        try:
+            if not self.client.is_connected:
+                raise StaleConnection(self.target.name)
+            if self.needs_reset or loop.time() - self.last_used > IDLE_CHECK_SECONDS:
+                self.stage = "RSET"
+                await self.client.rset()
+                self.needs_reset = False
+            replies = await self._transaction(sender, recipients, raw, smtputf8)
+        except StaleConnection:
+            self.abort()
+            raise
+        except aiosmtplib.SMTPServerDisconnected as exc:
+            self.abort()
+            if self.transactions and self.stage in ("RSET", "MAIL FROM"):  # closed while idle: nothing sent
+                raise StaleConnection(self.target.name) from exc
+            raise relay_error(exc, self.target, self.stage) from exc
+        except RelayError:
+            self.abort()
+            raise
+        except asyncio.CancelledError:
+            self.abort()  # the server may be mid-transaction: this connection is done for
+            raise
+        except Exception as exc:
+            self.abort()
+            raise relay_error(exc, self.target, self.stage) from exc
+        self.transactions += 1
+        self.last_used = loop.time()
+        return replies
+
+    async def _transaction(
+        self, sender: str, recipients: Sequence[str], raw: bytes, smtputf8: bool
+    ) -> list[RecipientReply]:
+        client = self.client
+        options: list[str] = []
+        encoding = "ascii"
+        if smtputf8:
+            if not client.supports_extension("smtputf8"):
+                self.needs_reset = False
+                text = f"5.6.7 SMTPUTF8 is required, but was not offered by {self.target.name}"
+                return [RecipientReply(a, None, text, "MAIL FROM", Outcome.PERMANENT) for a in recipients]
+            options.append("SMTPUTF8")
+            encoding = "utf-8"
+        if not raw.isascii() and client.supports_extension("8bitmime"):
+            options.append("BODY=8BITMIME")
+
+        self.stage = "MAIL FROM"
+        try:
+            await client.mail(sender, options=options, encoding=encoding)
+        except aiosmtplib.SMTPSenderRefused as exc:
+            self._closing_check(exc)
+            self.needs_reset = True
+            return [RecipientReply(a, exc.code, exc.message, "MAIL FROM", outcome_of(exc.code)) for a in recipients]
+
+        self.stage = "RCPT TO"
+        replies: dict[str, RecipientReply] = {}
+        accepted: list[str] = []
+        for address in recipients:
+            try:
+                await client.rcpt(address, encoding=encoding)
+            except aiosmtplib.SMTPRecipientRefused as exc:
+                self._closing_check(exc)
+                outcome = outcome_of(exc.code)
+                if outcome is Outcome.DELIVERED:  # an odd 2xx (252...): the server took the address
+                    accepted.append(address)
+                else:
+                    replies[address] = RecipientReply(address, exc.code, exc.message, "RCPT TO", outcome)
+            else:
+                accepted.append(address)
+        if not accepted:
+            self.needs_reset = True
+            return [replies[a] for a in recipients]
+
+        self.stage = "DATA"
+        try:
+            response = await client.data(raw)
+        except aiosmtplib.SMTPDataError as exc:
+            self._closing_check(exc)
+            self.needs_reset = True
+            for address in accepted:
+                replies[address] = RecipientReply(address, exc.code, exc.message, "DATA", outcome_of(exc.code))
+        else:
+            for address in accepted:
+                replies[address] = RecipientReply(
+                    address, response.code, response.message, "end of DATA", Outcome.DELIVERED
+                )
+        return [replies[a] for a in recipients]
+
+    def _closing_check(self, exc: aiosmtplib.SMTPResponseException) -> None:
+        if exc.code == SERVICE_CLOSING:
+            raise RelayError(
+                RelayFault.CLOSING,
+                f"{self.target.name} is not taking mail now: {reply_line(exc.code, exc.message)} (at {self.stage})",
+                code=exc.code,
+                reply=exc.message,
+            )
+
+    # -- closing --------------------------------------------------------------------------------------
+    def abort(self) -> None:
+        self.client.close()
+
+    async def close(self) -> None:
+        """QUIT politely (briefly), then close."""
+        if self.client.is_connected:
+            try:
+                await self.client.quit(timeout=min(self.target.timeout, 5.0))
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                log.debug("QUIT to %s failed: %s", self.target.name, exc)
+        self.client.close()
+
+
+def relay_error(exc: BaseException, target: RelayTarget, stage: str) -> RelayError:
+    """An aiosmtplib / ssl / socket failure, told in plain words and sorted by what it means."""
+    name = target.name
+    cause = exc.__cause__
+    if isinstance(exc, ssl.SSLError) or isinstance(cause, ssl.SSLError):
+        err = exc if isinstance(exc, ssl.SSLError) else cause
+        if isinstance(err, ssl.SSLCertVerificationError):
+            reason = f"certificate verify failed: {err.verify_message or err.reason}"
+            hint = " (set relay.ca_file to trust a private CA)"
+        else:
+            reason, hint = str(getattr(err, "reason", None) or err), ""
+        return RelayError(RelayFault.TLS, f"TLS with {name} failed during {stage}: {reason}{hint}")
+    if isinstance(exc, aiosmtplib.SMTPConnectTimeoutError):
+        return RelayError(RelayFault.TIMEOUT, f"{name} did not answer within {target.timeout:g} s (connecting)")
+    if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
+        return RelayError(RelayFault.TIMEOUT, f"{name} did not answer within {target.timeout:g} s (at {stage})")
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        line = reply_line(exc.code, exc.message)
+        if exc.code == SERVICE_CLOSING:
+            return RelayError(
+                RelayFault.CLOSING, f"{name} is not taking mail now: {line} (at {stage})", exc.code, exc.message
+            )
+        if isinstance(exc, aiosmtplib.SMTPConnectResponseError):
+            return RelayError(RelayFault.REFUSED, f"{name} refused the session: {line}", exc.code, exc.message)
+        return RelayError(RelayFault.PROTOCOL, f"{name} answered {stage} with {line}", exc.code, exc.message)
+    if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
+        return RelayError(RelayFault.DROPPED, f"{name} closed the connection during {stage}")
+    if isinstance(exc, aiosmtplib.SMTPConnectError):
+        return RelayError(RelayFault.REFUSED, f"cannot connect to {name}: {_os_reason(cause or exc)}")
+    if isinstance(exc, ConnectionError):
+        return RelayError(RelayFault.DROPPED, f"{name} closed the connection during {stage}: {exc}")
+    if isinstance(exc, OSError):
+        return RelayError(RelayFault.REFUSED, f"cannot connect to {name}: {_os_reason(exc)}")
+    if isinstance(exc, aiosmtplib.SMTPException):
+        return RelayError(RelayFault.PROTOCOL, f"{name} at {stage}: {exc}")
+    return RelayError(RelayFault.PROTOCOL, f"{name} at {stage}: {type(exc).__name__}: {exc}")
+
+
+def _os_reason(exc: BaseException) -> str:
+    """'Connection refused', not asyncio's "Connect call failed ('127.0.0.1', 25)"."""
+    number = getattr(exc, "errno", None)
+    if isinstance(number, int) and number:
+        return os.strerror(number)
+    if isinstance(exc, socket.gaierror):
+        return f"host name not found ({exc.strerror or exc})"
+    return str(exc)
+
+
+class RelayBackedOff(Exception):
+    """The relay is being left alone for now; the message goes back to the queue untouched."""
+
+
+class ConnectionPool:
+    """Up to ``target.connections`` sessions, each reused for message after message.
+
+    Slow start, as Postfix does it: until a transaction has gone through (at first, and again after a relay
+    failure) only one session is open or opening, so a sick relay sees one attempt, not a burst. After that,
+    sessions open in parallel as senders need them.
+    """
+
+    def __init__(self, target: RelayTarget):
+        self.target = target
+        self._context = tls_context(target) if target.security != "none" else None
+        self._idle: list[SmtpConnection] = []
+        self._busy: set[SmtpConnection] = set()
+        self._opening = 0
+        self._changed = asyncio.Event()
+        self.healthy = False
+        self.connect_attempts = 0
+        self.opened = 0
+
+    def _signal(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def acquire(self, gate: Callable[[], None] | None = None) -> SmtpConnection:
+        """An open session: an idle one, or a new one. ``gate`` may raise RelayBackedOff before opening."""
+        while True:
+            while self._idle:
+                conn = self._idle.pop()
+                if conn.is_open:
+                    self._busy.add(conn)
+                    return conn
+                conn.abort()
+            if self.healthy or not (self._busy or self._opening):
+                break
+            await self._changed.wait()  # slow start: wait for the one session to prove the relay well
+        if gate is not None:
+            gate()
+        conn = SmtpConnection(self.target, self._context)
+        self.connect_attempts += 1
+        self._opening += 1
+        try:
+            await conn.open()
+        except RelayError:
+            self.healthy = False
+            raise
+        finally:
+            self._opening -= 1
+            self._signal()
+        self.opened += 1
+        self._busy.add(conn)
+        return conn
+
+    def mark_healthy(self) -> None:
+        """A transaction went through: the relay works; more sessions may open in parallel."""
+        if not self.healthy:
+            self.healthy = True
+            self._signal()
+
+    def mark_unhealthy(self) -> None:
+        self.healthy = False
+
+    async def probe(self) -> None:
+        """Open one session and keep it for the next message (after a backoff: is the relay back?)."""
+        conn = await self.acquire()
+        self.release(conn)
+
+    def release(self, conn: SmtpConnection) -> None:
+        self._busy.discard(conn)
+        if conn.is_open:
+            self._idle.append(conn)
+        else:
+            conn.abort()
+        self._signal()
+
+    def discard(self, conn: SmtpConnection) -> None:
+        self._busy.discard(conn)
+        conn.abort()
+        self._signal()
+
+    @property
+    def idle_count(self) -> int:
+        return len(self._idle)
+
+    async def close_idle(self) -> None:
+        idle, self._idle = self._idle, []
+        if idle:
+            await asyncio.gather(*(c.close() for c in idle))
+
+    async def close(self) -> None:
+        """QUIT the idle sessions; drop any still busy (their senders were stopped)."""
+        await self.close_idle()
+        for conn in list(self._busy):
+            with contextlib.suppress(Exception):
+                conn.abort()
+        self._busy.clear()
+        self._signal()

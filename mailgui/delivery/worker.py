@@ -1,0 +1,687 @@
+"""The delivery worker: claims due messages, sends them over reused connections, records what happened.
+
+It is Postfix's queue manager and SMTP client in one asyncio object. Claims are leased, so two workers on one
+queue file (the GUI's and a headless one) never send a message twice at once, and a killed worker's messages
+come back when its leases run out. Outcomes are written in batches (one transaction for the sends that ended
+together). When the relay as a whole fails, the worker stops claiming and tries one connection again after a
+growing pause, instead of hammering it.
+
+Time comes from the injected clock: tests advance a FakeClock and call :meth:`Worker.run_once`; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from mailgui.clock import Clock
+from mailgui.delivery.classify import RelayError, RelayFault, enhanced_status, recipient_status
+from mailgui.delivery.events import (
+    PAUSED,
+    RUNNING,
+    STOPPED,
+    UNREACHABLE,
+    EventHub,
+    Listener,
+    MessageEvent,
+    StateEvent,
+    WorkerEvent,
+    WorkerState,
+)
+from mailgui.delivery.policy import RelayBackoff, RetryPolicy
+from mailgui.delivery.report import DELAYED, FAILED, OriginalMessage, ReportRecipient, build_report
+from mailgui.delivery.target import RelayTarget, local_hostname
+from mailgui.delivery.transport import (
+    ConnectionPool,
+    RecipientReply,
+    RelayBackedOff,
+    SmtpConnection,
+    StaleConnection,
+)
+from mailgui.errors import Error, LeaseLostError, StorageError
+from mailgui.queue import (
+    Attempt,
+    AttemptOutcome,
+    ClaimedMessage,
+    Queue,
+    RecipientResult,
+    RecipientStatus,
+    Status,
+)
+from mailgui.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RelaySource = RelayTarget | Callable[[], RelayTarget]
+
+
+@dataclass
+class _Outcome:
+    """A finished attempt waiting to be written (with the replies, for the report's wording)."""
+
+    msg: ClaimedMessage
+    attempt: Attempt
+    retry_at: float | None
+    replies: dict[str, RecipientReply] = field(default_factory=dict)
+    relay_error: RelayError | None = None
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Worker:
+    """Delivers what is due in ``queue`` to ``relay`` (a RelayTarget, or a function returning the current one).
+
+    ``run()`` keeps going until ``stop`` is set (or, with ``until_idle``, until nothing is queued, sending or
+    deferred); ``run_once()`` does what is due now and returns. Leases last ``lease_seconds`` (default: the
+    ``worker.lease`` setting). Listen with :meth:`subscribe` (callback) or :meth:`events` (asyncio queue).
+    """
+
+    def __init__(
+        self,
+        queue: Queue,
+        *,
+        clock: Clock,
+        relay: RelaySource,
+        owner: str | None = None,
+        lease_seconds: float | None = None,
+        policy: RetryPolicy | None = None,
+        relay_backoff: RelayBackoff | None = None,
+        batch_size: int | None = None,
+        poll_interval: float = 1.0,
+        idle_close: float = 5.0,
+        stop_grace: float = 5.0,
+        record_delay: float = 0.0,
+        reporting_mta: str | None = None,
+        rng: random.Random | None = None,
+    ):
+        self.queue = queue
+        self.clock = clock
+        self.owner = owner or default_owner()
+        self.reporting_mta = reporting_mta or local_hostname()
+        self.poll_interval = poll_interval
+        self.idle_close = idle_close
+        self.stop_grace = stop_grace
+        self.record_delay = record_delay
+        self._relay_source = relay
+        self._fixed_lease = lease_seconds
+        self._fixed_policy = policy
+        self._fixed_batch = batch_size
+        self._rng = rng or random.Random()
+        self.backoff = relay_backoff or RelayBackoff(rng=self._rng)
+        self._custom_backoff = relay_backoff is not None
+        self.hub = EventHub()
+        self.pool: ConnectionPool | None = None
+        self.policy: RetryPolicy = policy or RetryPolicy(rng=self._rng)
+        self.lease_seconds = lease_seconds or 300.0
+        self.delay_warning = 0.0
+        self.batch_size = batch_size or 16
+        self._paused = False
+        self._stopping = False
+        self._running = False
+        self._state = WorkerState(STOPPED)
+        self._outcomes: list[_Outcome] = []
+        self._claimed_at: dict[int, float] = {}
+        self._in_flight = 0
+        self._live = False  # run() is going: a recorder task writes outcomes as they come
+        self._poke: asyncio.Event | None = None
+        self._record_signal: asyncio.Event | None = None
+        self._failure_at = 0.0  # loop time of the last relay failure
+        self.recorded = 0  # attempts written, over this worker's life
+
+    # -- listeners and control ------------------------------------------------------------------------
+    def subscribe(self, callback: Listener) -> Callable[[], None]:
+        """Call ``callback(event)`` in the loop for each MessageEvent / StateEvent; returns an unsubscriber."""
+        return self.hub.subscribe(callback)
+
+    def events(self, maxsize: int = 0) -> asyncio.Queue[WorkerEvent]:
+        """An asyncio queue receiving every event from now on."""
+        return self.hub.queue(maxsize)
+
+    @property
+    def state(self) -> WorkerState:
+        return self._state
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        """Stop taking messages (those being sent finish). Claimed but unstarted ones go back to the queue."""
+        self._paused = True
+        self._update_state()
+        self.wake()
+
+    def resume(self) -> None:
+        self._paused = False
+        self._update_state()
+        self.wake()
+
+    def wake(self) -> None:
+        """Look at the queue now (a message was just queued or retried), not at the next poll."""
+        if self._poke is not None:
+            self._poke.set()
+
+    def _update_state(self) -> None:
+        if not self._running:
+            new = WorkerState(STOPPED)
+        elif self._paused:
+            new = WorkerState(PAUSED)
+        elif self.backoff.unwell:
+            new = WorkerState(UNREACHABLE, self.backoff.since, self.backoff.reason, self.backoff.until)
+        else:
+            new = WorkerState(RUNNING)
+        if new != self._state:
+            self._state = new
+            if new.name == UNREACHABLE:
+                log.warning("%s", new)
+            else:
+                log.info("worker %s", new)
+            self.hub.publish(StateEvent(new))
+
+    # -- configuration --------------------------------------------------------------------------------
+    def _target(self) -> RelayTarget:
+        source = self._relay_source
+        return source if isinstance(source, RelayTarget) else source()
+
+    async def _prepare(self) -> ConnectionPool:
+        """Read the settings (retry policy, lease, delay warning) and the relay, as they are now."""
+        target = self._target()
+        if self.pool is None or self.pool.target != target:
+            if self.pool is not None:
+                await self.pool.close()
+            self.pool = ConnectionPool(target)
+        settings = Settings(self.queue)
+        if self._fixed_policy is None:
+            self.policy = RetryPolicy.from_settings(settings, rng=self._rng)
+        if not self._custom_backoff:
+            self.backoff.first = min(30.0, self.policy.min_backoff)
+            self.backoff.longest = max(self.policy.max_backoff, self.backoff.first)
+        self.lease_seconds = self._fixed_lease or settings.get_float("worker.lease")
+        self.delay_warning = settings.get_float("bounce.delay_warning")
+        self.batch_size = self._fixed_batch or max(8, 4 * target.connections)
+        return self.pool
+
+    # -- one pass (tests: advance the clock, then run_once) -------------------------------------------
+    async def run_once(self) -> int:
+        """Deliver everything due now (reports it causes included); returns how many attempts were recorded."""
+        pool = await self._prepare()
+        before = self.recorded
+        self._running = True
+        self._update_state()
+        try:
+            while not self._paused:
+                now = self.clock.now()
+                if self.backoff.active(now):
+                    self._expire_overdue()
+                    break
+                if self.backoff.unwell and not await self._probe():
+                    self._expire_overdue()
+                    break
+                claimed = self._claim(self.batch_size)
+                if not claimed:
+                    break
+                await self._deliver_all(claimed)
+                self._flush()
+        finally:
+            self._flush()
+            await pool.close_idle()
+        return self.recorded - before
+
+    async def _deliver_all(self, claimed: list[ClaimedMessage]) -> None:
+        assert self.pool is not None
+        work = deque(claimed)
+
+        async def sender() -> None:
+            while work:
+                await self._process_guarded(work.popleft())
+
+        try:
+            await asyncio.gather(*(sender() for _ in range(min(self.pool.target.connections, len(work)))))
+        finally:
+            while work:
+                self._release(work.popleft())
+
+    # -- running (GUI, command line) ------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event | None = None, until_idle: bool = False) -> None:
+        """Deliver until ``stop`` is set (or, ``until_idle``, until no message is queued, sending or deferred).
+
+        Stopping finishes the sends in flight (up to ``stop_grace`` seconds, then abandons them), gives every
+        lease back, and closes the connections.
+        """
+        stop = stop or asyncio.Event()
+        pool = await self._prepare()
+        loop = asyncio.get_running_loop()
+        poke = self._poke = asyncio.Event()
+        self._record_signal = asyncio.Event()
+        self._stopping = False
+        self._running = True
+        self._live = True
+        self._update_state()
+        stop_watch = loop.create_task(stop.wait())
+        stop_watch.add_done_callback(lambda _: poke.set())
+        feed: asyncio.Queue[ClaimedMessage | None] = asyncio.Queue()
+        low_water = pool.target.connections
+        senders = [loop.create_task(self._sender_loop(feed, low_water)) for _ in range(pool.target.connections)]
+        recorder = loop.create_task(self._recorder_loop())
+        last_busy = loop.time()
+        try:
+            while not stop.is_set():
+                poke.clear()
+                timeout = self.poll_interval
+                now = self.clock.now()
+                if self._paused:
+                    pass
+                elif self.backoff.active(now):
+                    self._expire_overdue()
+                    timeout = min(timeout, max(0.0, self.backoff.until - now))
+                elif self.backoff.unwell and not await self._probe():
+                    continue
+                elif feed.qsize() < low_water:
+                    want = self.batch_size - feed.qsize()
+                    claimed = self._claim(want)
+                    for msg in claimed:
+                        feed.put_nowait(msg)
+                    if claimed:
+                        last_busy = loop.time()
+                        if len(claimed) == want:
+                            continue
+                    elif feed.empty() and not self._in_flight and not self._outcomes:
+                        if until_idle and self._queue_idle():
+                            break
+                        if pool.idle_count and loop.time() - last_busy > self.idle_close:
+                            await pool.close_idle()
+                        due = self.queue.next_due_at()
+                        if due is not None:
+                            timeout = min(timeout, max(0.0, due - now))
+                if self._in_flight or not feed.empty():
+                    last_busy = loop.time()
+                if not poke.is_set():
+                    try:
+                        async with asyncio.timeout(timeout):
+                            await poke.wait()
+                    except TimeoutError:
+                        pass
+        finally:
+            await self._shut_down(feed, senders, recorder, stop_watch)
+
+    async def _sender_loop(self, feed: asyncio.Queue[ClaimedMessage | None], low_water: int) -> None:
+        while True:
+            msg = await feed.get()
+            if msg is None:
+                return
+            if feed.qsize() < low_water and self._poke is not None:
+                self._poke.set()
+            self._in_flight += 1
+            try:
+                await self._process_guarded(msg)
+            finally:
+                self._in_flight -= 1
+                if self._poke is not None and not self._in_flight:
+                    self._poke.set()
+
+    async def _recorder_loop(self) -> None:
+        assert self._record_signal is not None
+        while True:
+            await self._record_signal.wait()
+            self._record_signal.clear()
+            if self.record_delay:
+                await asyncio.sleep(self.record_delay)  # let a few more sends end: one commit for all
+            self._flush()
+            self.wake()
+
+    async def _shut_down(
+        self,
+        feed: asyncio.Queue[ClaimedMessage | None],
+        senders: list[asyncio.Task[None]],
+        recorder: asyncio.Task[None],
+        stop_watch: asyncio.Task[bool],
+    ) -> None:
+        self._stopping = True
+        stop_watch.cancel()
+        while not feed.empty():
+            msg = feed.get_nowait()
+            if msg is not None:
+                self._release(msg)
+        for _ in senders:
+            feed.put_nowait(None)
+        recorder.cancel()
+        _, late = await asyncio.wait(senders, timeout=self.stop_grace)
+        for task in late:
+            log.warning(
+                "stopping: abandoning a send still in flight after %g s (its lease is given back)", self.stop_grace
+            )
+            task.cancel()
+        await asyncio.gather(*senders, recorder, stop_watch, return_exceptions=True)
+        self._live = False
+        self._flush()
+        try:
+            released = self.queue.release_all(self.owner)
+            if released:
+                log.info("stopping: gave back %d leases", released)
+        except Error:
+            log.exception("stopping: could not give the leases back (they expire on their own)")
+        if self.pool is not None:
+            await self.pool.close()
+        self._running = False
+        self._stopping = False
+        self._poke = None
+        self._update_state()
+
+    def _queue_idle(self) -> bool:
+        counts = self.queue.counts_by_status()
+        return not any(counts.get(s, 0) for s in (Status.QUEUED, Status.SENDING, Status.DEFERRED))
+
+    # -- claims and leases ----------------------------------------------------------------------------
+    def _claim(self, limit: int, *, expired_only: bool = False) -> list[ClaimedMessage]:
+        claimed = self.queue.claim_due(self.owner, limit, self.lease_seconds, expired_only=expired_only)
+        if claimed:
+            t = asyncio.get_running_loop().time()
+            for msg in claimed:
+                self._claimed_at[msg.id] = t
+                self.hub.publish(MessageEvent(msg.id, Status.SENDING))
+        return claimed
+
+    def _release(self, msg: ClaimedMessage) -> None:
+        self._claimed_at.pop(msg.id, None)
+        try:
+            self.queue.release(msg.id, self.owner)
+        except Error:
+            log.exception("message %d: could not give its lease back (it expires on its own)", msg.id)
+            return
+        self.hub.publish(MessageEvent(msg.id, Status.QUEUED if msg.attempts == 0 else Status.DEFERRED))
+
+    def _keep_lease(self, msg: ClaimedMessage) -> bool:
+        """Renew a lease that is half gone before sending on it; False if another worker has taken it over."""
+        claimed_at = self._claimed_at.get(msg.id)
+        now = asyncio.get_running_loop().time()
+        if claimed_at is None or now - claimed_at < self.lease_seconds / 2:
+            return True
+        try:
+            self.queue.extend_lease(msg.id, self.owner, self.lease_seconds)
+        except LeaseLostError:
+            log.warning("message %d: lease lost before sending; another worker has it", msg.id)
+            self._claimed_at.pop(msg.id, None)
+            return False
+        self._claimed_at[msg.id] = now
+        return True
+
+    def _holding_back(self) -> bool:
+        return self._paused or self._stopping or self.backoff.active(self.clock.now())
+
+    def _gate(self) -> None:
+        if self._holding_back():
+            raise RelayBackedOff()
+
+    # -- one message ------------------------------------------------------------------------------------
+    async def _process_guarded(self, msg: ClaimedMessage) -> None:
+        try:
+            await self._process(msg)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("message %d: delivery failed unexpectedly; it goes back to the queue", msg.id)
+            self._release(msg)
+
+    async def _process(self, msg: ClaimedMessage) -> None:
+        if self._holding_back():
+            self._release(msg)
+            return
+        if not self._keep_lease(msg):
+            return
+        pool = self.pool
+        assert pool is not None
+        loop = asyncio.get_running_loop()
+        started, t0 = self.clock.now(), loop.time()
+        conn: SmtpConnection | None = None
+        replies: list[RecipientReply] | None = None
+        try:
+            if msg.recipients:
+                for _ in range(3):
+                    conn = await pool.acquire(self._gate)
+                    try:
+                        replies = await conn.deliver(msg.sender, msg.recipients, msg.raw, msg.smtputf8)
+                        break
+                    except StaleConnection:
+                        pool.discard(conn)
+                        conn = None
+                else:
+                    raise RelayError(RelayFault.DROPPED, f"{pool.target.name} keeps closing new connections at once")
+            else:
+                replies = []  # nothing pending (all done before a crash): recording settles its state
+        except RelayBackedOff:
+            self._release(msg)
+            return
+        except RelayError as exc:
+            if conn is not None:
+                pool.discard(conn)
+            pool.mark_unhealthy()
+            self._relay_failed(exc, loop.time())
+            results = tuple(RecipientResult(a, RecipientStatus.PENDING, exc.code, str(exc)) for a in msg.recipients)
+            attempt = Attempt(started, loop.time() - t0, pool.target.name, results, error=str(exc))
+            self._add_outcome(msg, attempt, {}, exc)
+            return
+        except asyncio.CancelledError:
+            if conn is not None:
+                pool.discard(conn)
+            self._release(msg)
+            raise
+        if conn is not None:
+            pool.mark_healthy()
+            pool.release(conn)
+            if self.backoff.unwell and conn.opened_at > self._failure_at:
+                self._relay_recovered()
+        results = tuple(
+            RecipientResult(r.address, recipient_status(r.outcome), r.code, " ".join(r.text.split())) for r in replies
+        )
+        attempt = Attempt(started, loop.time() - t0, pool.target.name, results)
+        self._add_outcome(msg, attempt, {r.address: r for r in replies}, None)
+
+    # -- the relay's health -----------------------------------------------------------------------------
+    def _relay_failed(self, exc: RelayError, at: float) -> None:
+        self._failure_at = at
+        until = self.backoff.record_failure(self.clock.now(), str(exc))
+        log.warning("relay failed (%s): %s; next try in %.0f s", exc.fault, exc, until - self.clock.now())
+        self._update_state()
+
+    def _relay_recovered(self) -> None:
+        log.info("relay %s is answering again", self.pool.target.name if self.pool else "?")
+        self.backoff.record_success()
+        self._update_state()
+
+    async def _probe(self) -> bool:
+        """After a backoff: one connection. True if the relay answered (the connection is kept for use)."""
+        assert self.pool is not None
+        loop = asyncio.get_running_loop()
+        try:
+            await self.pool.probe()
+        except RelayError as exc:
+            self._relay_failed(exc, loop.time())
+            return False
+        self._relay_recovered()
+        return True
+
+    def _expire_overdue(self) -> None:
+        """While the relay is left alone, messages whose lifetime ran out are still given up (and reported)."""
+        assert self.pool is not None
+        now = self.clock.now()
+        while claimed := self._claim(self.batch_size, expired_only=True):
+            for msg in claimed:
+                reason = f"not tried: {self.backoff.reason or 'the relay is unreachable'}"
+                results = tuple(RecipientResult(a, RecipientStatus.PENDING, None, reason) for a in msg.recipients)
+                self._add_outcome(msg, Attempt(now, 0.0, self.pool.target.name, results, error=reason), {}, None)
+            self._flush()
+
+    # -- outcomes ---------------------------------------------------------------------------------------
+    def _add_outcome(
+        self,
+        msg: ClaimedMessage,
+        attempt: Attempt,
+        replies: dict[str, RecipientReply],
+        relay_error: RelayError | None,
+    ) -> None:
+        now = self.clock.now()
+        if any(r.status == RecipientStatus.PENDING for r in attempt.results):
+            retry_at = self.policy.retry_at(now, msg.attempts + 1, msg.expires_at)
+        else:
+            retry_at = now
+        self._outcomes.append(_Outcome(msg, attempt, retry_at, replies, relay_error))
+        if self._live and self._record_signal is not None:
+            self._record_signal.set()
+
+    def _flush(self) -> None:
+        """Write every finished attempt in one transaction, then report and announce."""
+        outcomes, self._outcomes = self._outcomes, []
+        if not outcomes:
+            return
+        try:
+            results = self.queue.record_attempts(self.owner, [(o.msg.id, o.attempt, o.retry_at) for o in outcomes])
+        except StorageError:
+            log.exception(
+                "could not record %d attempts; their leases will expire and they will be retried", len(outcomes)
+            )
+            return
+        for o, result in zip(outcomes, results, strict=True):
+            self._claimed_at.pop(o.msg.id, None)
+            if isinstance(result, Exception):
+                log.warning("message %d: outcome not recorded: %s", o.msg.id, result)
+                continue
+            self.recorded += 1
+            self._log_outcome(o, result)
+            report_id = self._report(o, result)
+            self.hub.publish(
+                MessageEvent(
+                    o.msg.id,
+                    result.status,
+                    o.attempt.results,
+                    o.attempt.error,
+                    o.retry_at if result.status == Status.DEFERRED else None,
+                    report_id,
+                )
+            )
+
+    def _log_outcome(self, o: _Outcome, result: AttemptOutcome) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return
+        for r in o.attempt.results:
+            log.info(
+                "message %d to <%s> via %s: %s (%s %s)",
+                o.msg.id,
+                r.address,
+                o.attempt.relay,
+                r.status,
+                r.code if r.code is not None else "-",
+                r.reply,
+            )
+        log.info("message %d: %s", o.msg.id, result.status)
+
+    # -- reports to the sender --------------------------------------------------------------------------
+    def _report(self, o: _Outcome, result: AttemptOutcome) -> int | None:
+        msg = o.msg
+        if msg.kind == "report" or not msg.sender:
+            if result.newly_failed:
+                log.warning(
+                    "delivery report %d to <%s> could not be delivered (%s); dropped, never reported again",
+                    msg.id,
+                    ", ".join(r.address for r in result.newly_failed),
+                    result.newly_failed[0].reply,
+                )
+            return None
+        try:
+            if result.newly_failed:
+                recipients = [
+                    self._report_recipient(o, r.address, r.code, r.reply or "", r.status == RecipientStatus.EXPIRED)
+                    for r in result.newly_failed
+                ]
+                return self._enqueue_report(FAILED, msg, recipients)
+            now = self.clock.now()
+            if (
+                result.status == Status.DEFERRED
+                and self.delay_warning > 0
+                and msg.warned_at is None
+                and now - msg.created_at >= self.delay_warning
+            ):
+                by_address = {r.address: r for r in o.attempt.results}
+                recipients = [
+                    self._report_recipient(
+                        o,
+                        a,
+                        by_address[a].code if a in by_address else None,
+                        by_address[a].reply if a in by_address else "",
+                        False,
+                    )
+                    for a in result.pending
+                ]
+                report_id = self._enqueue_report(DELAYED, msg, recipients)
+                self.queue.mark_warned(msg.id)
+                return report_id
+        except Error:
+            log.exception("message %d: could not queue the report to <%s>", msg.id, msg.sender)
+        return None
+
+    def _report_recipient(
+        self, o: _Outcome, address: str, code: int | None, reply: str, expired: bool
+    ) -> ReportRecipient:
+        reply_info = o.replies.get(address)
+        if code is not None:
+            status = enhanced_status(code, reply)
+        elif o.relay_error is not None:
+            status = o.relay_error.status
+        elif reply[:1] in "45" and reply[1:2] == ".":
+            status = enhanced_status(int(reply[0]) * 100, reply)
+        else:
+            status = "4.4.7" if expired else "4.0.0"
+        if expired and status.startswith("2"):
+            status = "4.4.7"
+        return ReportRecipient(
+            address=address,
+            status=status,
+            code=code,
+            reply=reply,
+            expired=expired,
+            stage=reply_info.stage if reply_info else None,
+            last_attempt=o.attempt.started_at,
+            remote_mta=self.pool.target.host if self.pool else None,
+        )
+
+    def _enqueue_report(self, action: str, msg: ClaimedMessage, recipients: Iterable[ReportRecipient]) -> int:
+        report = build_report(
+            action,
+            OriginalMessage(
+                queue_id=msg.id,
+                message_id=msg.message_id,
+                sender=msg.sender,
+                subject=msg.subject,
+                arrival=msg.created_at,
+                raw=msg.raw,
+                smtputf8=msg.smtputf8,
+                expires_at=msg.expires_at,
+            ),
+            list(recipients),
+            reporting_mta=self.reporting_mta,
+            now=self.clock.now(),
+        )
+        report_id = self.queue.enqueue_report(
+            parent_id=msg.id,
+            message_id=report.message_id,
+            recipient=report.recipient,
+            subject=report.subject,
+            raw=report.raw,
+            smtputf8=report.smtputf8,
+        )
+        log.info("message %d: %s report queued to <%s> as message %d", msg.id, action, msg.sender, report_id)
+        self.hub.publish(MessageEvent(report_id, Status.QUEUED))
+        return report_id
+
+    async def aclose(self) -> None:
+        """Close the connections (run() does this itself; after run_once, call it when done)."""
+        if self.pool is not None:
+            await self.pool.close()

@@ -1,0 +1,287 @@
+"""When the relay itself fails: every recipient waits, the relay is backed off, and the reason is kept."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from mailgui.clock import FakeClock
+from mailgui.delivery import RelayBackoff, RelayTarget, RetryPolicy, StateEvent, Worker
+from mailgui.queue import Queue, Status
+from tests.delivery.conftest import Enqueue
+from tests.delivery.helpers import states
+from tests.smtpserver import SMTPTestServer, TLSFiles
+
+
+def make_worker(queue: Queue, clock: FakeClock, target: RelayTarget) -> Worker:
+    return Worker(
+        queue,
+        clock=clock,
+        relay=target,
+        owner="test-worker",
+        policy=RetryPolicy(jitter=0.0),
+        relay_backoff=RelayBackoff(first=30.0, longest=4000.0, jitter=0.0),
+        reporting_mta="mailgui.test",
+    )
+
+
+@pytest.fixture
+async def worker(authorized: Queue, clock: FakeClock, target: RelayTarget) -> AsyncIterator[Worker]:
+    w = make_worker(authorized, clock, target)
+    yield w
+    await w.aclose()
+
+
+def assert_all_waiting(queue: Queue, ids: list[int], failed_id: int, reason: str) -> None:
+    """The message that was tried is deferred with the reason; the rest were never tried and wait as queued."""
+    failed = queue.get_message(failed_id).summary
+    assert failed.status == Status.DEFERRED
+    assert failed.attempts == 1
+    assert reason in (failed.last_reply or "")
+    assert all(r.status == "pending" for r in failed.recipients)
+    for other in ids:
+        if other != failed_id:
+            assert queue.get_message(other).summary.status == Status.QUEUED
+            assert queue.get_message(other).summary.attempts == 0
+
+
+@pytest.mark.parametrize(
+    ("setup", "reason"),
+    [
+        (
+            lambda s: setattr(s, "greeting", "421 4.3.2 Service not available, closing transmission channel"),
+            "421 4.3.2",
+        ),
+        (lambda s: s.answer_mail("421 4.7.0 Too many connections, try later"), "421 4.7.0"),
+        (lambda s: s.refuse("bob@example.org", "421 4.4.2 Shutting down"), "421 4.4.2"),
+        (lambda s: setattr(s, "drop_data", 1), "closed the connection during DATA"),
+    ],
+    ids=["421-greeting", "421-mail", "421-rcpt", "dropped-in-data"],
+)
+async def test_relay_failure_defers_the_message_and_backs_off(
+    worker: Worker,
+    authorized: Queue,
+    smtp_server: SMTPTestServer,
+    clock: FakeClock,
+    enqueue: Enqueue,
+    setup,  # type: ignore[no-untyped-def]
+    reason: str,
+) -> None:
+    setup(smtp_server)
+    ids = [enqueue("bob@example.org") for _ in range(6)]
+    states_seen: list[str] = []
+    worker.subscribe(lambda e: states_seen.append(e.state.name) if isinstance(e, StateEvent) else None)
+
+    await worker.run_once()
+
+    assert smtp_server.connection_attempts == 1  # one try, not one per message
+    tried = [i for i in ids if authorized.get_message(i).summary.attempts]
+    assert len(tried) == 1
+    assert_all_waiting(authorized, ids, tried[0], reason)
+    assert authorized.get_message(tried[0]).summary.next_attempt_at == clock.now() + 300
+    assert worker.state.name == "unreachable"
+    assert worker.state.since == clock.now()
+    assert reason in worker.state.reason
+    assert worker.state.retry_at == clock.now() + 30
+    assert "unreachable" in states_seen
+    assert smtp_server.received == []
+
+    # During the backoff nothing connects; after it, one connection finds the relay well and sends all.
+    clock.advance(29)
+    await worker.run_once()
+    assert smtp_server.connection_attempts == 1
+    smtp_server.accept()
+    clock.advance(1)
+    await worker.run_once()
+    assert worker.state.name == "running"
+    assert {authorized.get_message(i).summary.status for i in ids} == {Status.SENT, Status.DEFERRED}
+    clock.advance(300)
+    await worker.run_once()
+    assert {authorized.get_message(i).summary.status for i in ids} == {Status.SENT}
+    # The dropped message was never taken by the server, so each message arrived exactly once.
+    assert sorted(r.data for r in smtp_server.received) == sorted(authorized.get_message(i).raw for i in ids)
+
+
+async def test_relay_down_is_connection_refused_and_one_attempt(
+    worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, clock: FakeClock, enqueue: Enqueue
+) -> None:
+    await smtp_server.go_down()
+    ids = [enqueue("bob@example.org") for _ in range(5)]
+    await worker.run_once()
+    assert worker.pool is not None and worker.pool.connect_attempts == 1
+    tried = [i for i in ids if authorized.get_message(i).summary.attempts]
+    assert_all_waiting(authorized, ids, tried[0], "Connection refused")
+    assert f"cannot connect to 127.0.0.1:{smtp_server.port}" in worker.state.reason
+
+
+async def test_slow_server_times_out_and_counts_as_relay_failure(
+    authorized: Queue, smtp_server: SMTPTestServer, clock: FakeClock, enqueue: Enqueue
+) -> None:
+    target = RelayTarget("127.0.0.1", smtp_server.port, "none", timeout=0.3, connections=1)
+    worker = make_worker(authorized, clock, target)
+    smtp_server.delay = 5.0  # far longer than the 0.3 s the worker allows each step
+    mid = enqueue("bob@example.org")
+    try:
+        await worker.run_once()
+    finally:
+        await worker.aclose()
+    summary = authorized.get_message(mid).summary
+    assert summary.status == Status.DEFERRED
+    assert "did not answer within 0.3 s (at DATA)" in (summary.last_reply or "")
+    assert worker.state.name == "unreachable"
+
+
+async def test_relay_down_then_back_delivers_everything_with_growing_gaps(
+    worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, clock: FakeClock, enqueue: Enqueue
+) -> None:
+    """The server answers 421 (so it can count each attempt) for about two hours, then takes mail."""
+    smtp_server.greeting = "421 4.3.2 Service not available"
+    ids = [enqueue("bob@example.org") for _ in range(30)]
+    t0 = clock.now()
+    attempt_times: list[float] = []
+    while clock.now() - t0 < 7200:
+        before = smtp_server.connection_attempts
+        await worker.run_once()
+        assert smtp_server.connection_attempts - before <= 1  # never a burst
+        if smtp_server.connection_attempts > before:
+            attempt_times.append(clock.now() - t0)
+        clock.advance(10)  # the worker is asked often; the backoff decides
+        ids.append(enqueue("bob@example.org"))  # mail keeps being queued meanwhile
+    gaps = [b - a for a, b in itertools.pairwise(attempt_times)]
+    assert gaps == sorted(gaps) and gaps[-1] > gaps[0]  # growing
+    assert gaps[:4] == [30, 60, 120, 240]  # doubling from 30 s (ticks of 10 s)
+    assert len(attempt_times) <= 10  # over two hours: a handful of attempts, not one per message or tick
+
+    smtp_server.accept()
+    for _ in range(100):
+        if all(authorized.get_message(i).summary.status == Status.SENT for i in ids):
+            break
+        await worker.run_once()
+        clock.advance(60)
+    assert all(authorized.get_message(i).summary.status == Status.SENT for i in ids)
+    assert sorted(r.data for r in smtp_server.received) == sorted(authorized.get_message(i).raw for i in ids)
+    assert worker.state.name == "running"
+
+
+async def test_messages_expire_on_time_while_the_relay_is_backed_off(
+    worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, clock: FakeClock, enqueue: Enqueue
+) -> None:
+    from mailgui.settings import Settings
+
+    Settings(authorized).set("retry.lifetime", "3600")
+    await smtp_server.go_down()
+    mid = enqueue("bob@example.org")
+    while authorized.get_message(mid).summary.status != Status.BOUNCED:
+        await worker.run_once()
+        clock.advance(60)
+        assert clock.now() < 1_800_000_000.0 + 3700
+    assert states(authorized, mid) == {"bob@example.org": ("expired", None)}
+    [report_id] = authorized.get_message(mid).report_ids
+    assert authorized.get_message(report_id).summary.status == Status.QUEUED  # waits for the relay like any mail
+
+
+# -- TLS and AUTH ---------------------------------------------------------------------------------------
+
+
+async def _deliver_one(queue: Queue, clock: FakeClock, target: RelayTarget, enqueue: Enqueue) -> tuple[int, Worker]:
+    worker = make_worker(queue, clock, target)
+    mid = enqueue("bob@example.org")
+    try:
+        await worker.run_once()
+    finally:
+        await worker.aclose()
+    return mid, worker
+
+
+async def test_starttls_with_the_test_ca_delivers_over_tls(
+    authorized: Queue, clock: FakeClock, enqueue: Enqueue, tls_files: TLSFiles
+) -> None:
+    async with SMTPTestServer(tls=tls_files, starttls=True, users={"ann": "s3cret"}) as server:
+        target = RelayTarget(
+            "127.0.0.1", server.port, "starttls", "ann", "s3cret", timeout=5, ca_file=str(tls_files.ca_file)
+        )
+        mid, _ = await _deliver_one(authorized, clock, target, enqueue)
+        assert authorized.get_message(mid).summary.status == Status.SENT
+        [conn] = server.connections
+        assert conn.tls and conn.login == "ann"
+        assert conn.commands[:3] == ["EHLO", "EHLO", "AUTH"]  # EHLO, STARTTLS, EHLO again, then AUTH
+        assert server.received[0].data == authorized.get_message(mid).raw
+
+
+async def test_implicit_tls_delivers(
+    authorized: Queue, clock: FakeClock, enqueue: Enqueue, tls_files: TLSFiles
+) -> None:
+    async with SMTPTestServer(tls=tls_files, implicit_tls=True) as server:
+        target = RelayTarget("127.0.0.1", server.port, "tls", timeout=5, ca_file=str(tls_files.ca_file))
+        mid, _ = await _deliver_one(authorized, clock, target, enqueue)
+        assert authorized.get_message(mid).summary.status == Status.SENT
+        assert len(server.received) == 1
+
+
+async def test_untrusted_certificate_is_a_tls_failure_never_plain_text(
+    authorized: Queue, clock: FakeClock, enqueue: Enqueue, tls_files: TLSFiles
+) -> None:
+    async with SMTPTestServer(tls=tls_files, starttls=True) as server:
+        target = RelayTarget("127.0.0.1", server.port, "starttls", timeout=5)  # no ca_file: the test CA is unknown
+        mid, worker = await _deliver_one(authorized, clock, target, enqueue)
+        summary = authorized.get_message(mid).summary
+        assert summary.status == Status.DEFERRED
+        assert "TLS with 127.0.0.1" in (summary.last_reply or "")
+        assert "certificate verify failed" in (summary.last_reply or "")
+        assert "relay.ca_file" in (summary.last_reply or "")
+        assert worker.state.name == "unreachable"
+        assert server.received == [] and "MAIL" not in server.commands()
+
+
+async def test_starttls_not_offered_is_refused(
+    authorized: Queue, clock: FakeClock, enqueue: Enqueue, smtp_server: SMTPTestServer, tmp_path: Path
+) -> None:
+    target = RelayTarget("127.0.0.1", smtp_server.port, "starttls", timeout=5)
+    mid, _ = await _deliver_one(authorized, clock, target, enqueue)
+    assert "does not offer STARTTLS" in (authorized.get_message(mid).summary.last_reply or "")
+    assert smtp_server.received == []
+
+
+async def test_refused_login_defers_and_says_to_fix_the_settings(
+    authorized: Queue, clock: FakeClock, enqueue: Enqueue, tls_files: TLSFiles
+) -> None:
+    async with SMTPTestServer(tls=tls_files, starttls=True, users={"ann": "s3cret"}) as server:
+        target = RelayTarget(
+            "127.0.0.1", server.port, "starttls", "ann", "wrong", timeout=5, ca_file=str(tls_files.ca_file)
+        )
+        mid, worker = await _deliver_one(authorized, clock, target, enqueue)
+        summary = authorized.get_message(mid).summary
+        assert summary.status == Status.DEFERRED
+        assert summary.last_code == 535
+        assert summary.last_reply is not None
+        assert "refused the login for 'ann': 535 5.7.8 Authentication credentials invalid" in summary.last_reply
+        assert "check relay.username and the password in Settings" in summary.last_reply
+        assert worker.state.name == "unreachable" and "refused the login" in worker.state.reason
+        assert server.received == []
+
+
+async def test_missing_password_is_named(
+    authorized: Queue, clock: FakeClock, enqueue: Enqueue, tls_files: TLSFiles
+) -> None:
+    async with SMTPTestServer(tls=tls_files, starttls=True, users={"ann": "s3cret"}) as server:
+        target = RelayTarget("127.0.0.1", server.port, "starttls", "ann", None, ca_file=str(tls_files.ca_file))
+        mid, _ = await _deliver_one(authorized, clock, target, enqueue)
+        assert "relay.password: no password is stored for 'ann'" in (
+            authorized.get_message(mid).summary.last_reply or ""
+        )
+
+
+def test_relay_backoff_grows_and_one_spell_counts_once() -> None:
+    backoff = RelayBackoff(first=30, longest=200, jitter=0.0, rng=random.Random(0))
+    assert backoff.record_failure(0, "a") == 30
+    assert backoff.record_failure(5, "b") == 30  # another send failing in the same spell
+    assert backoff.record_failure(30, "c") == 90
+    assert backoff.record_failure(90, "d") == 210
+    assert backoff.record_failure(210, "e") == 410  # capped at 200 s
+    assert (backoff.since, backoff.reason) == (0, "e")
+    backoff.record_success()
+    assert not backoff.unwell and backoff.record_failure(1000, "f") == 1030
