@@ -167,9 +167,24 @@ def sender_matches(address: str, pattern: str) -> bool:
     """
     local, _, domain = address.rpartition("@")
     if pattern.startswith("@"):
-        return domain.lower() == pattern[1:].lower()
+        return _domain_key(domain) == _domain_key(pattern[1:])
     p_local, _, p_domain = pattern.rpartition("@")
-    return local == p_local and domain.lower() == p_domain.lower()
+    return local == p_local and _domain_key(domain) == _domain_key(p_domain)
+
+
+@lru_cache(maxsize=1024)
+def _domain_key(domain: str) -> str:
+    """A domain in the one form that compares: lower case ASCII (punycode for an internationalized one),
+    so ``@bücher.example`` and ``@xn--bcher-kva.example`` are the same entry."""
+    if domain.isascii():
+        return domain.lower()
+    try:
+        ascii_domain = validate_email(
+            f"postmaster@{domain}", check_deliverability=False, test_environment=True, globally_deliverable=False
+        ).ascii_domain
+    except EmailNotValidError:
+        return domain.lower()
+    return str(ascii_domain).lower()
 
 
 def normalize_sender_pattern(pattern: str) -> str:

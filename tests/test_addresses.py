@@ -149,3 +149,15 @@ def test_one_mailbox_field_refuses_several_addresses_and_trailing_text() -> None
 def test_quoted_display_name_may_hold_commas_quotes_and_angle_brackets() -> None:
     (m,) = parse_address_list(r'"Doe, \"JJ\" <x>" <jj@example.com>', "to")
     assert (m.name, m.address) == ('Doe, "JJ" <x>', "jj@example.com")
+
+
+def test_ascii_local_part_on_an_internationalized_domain_goes_out_as_punycode() -> None:
+    m = parse_mailbox("bob@bücher.example", "to")
+    assert (m.address, m.smtputf8) == ("bob@xn--bcher-kva.example", False)
+
+
+@pytest.mark.parametrize("entry", ["@bücher.example", "@BÜCHER.example", "@xn--bcher-kva.example"])
+@pytest.mark.parametrize("sender", ["bob@bücher.example", "josé@bücher.example", "ann@XN--BCHER-KVA.example"])
+def test_internationalized_domains_match_in_either_form(entry: str, sender: str) -> None:
+    assert sender_matches(parse_mailbox(sender, "sender").address, normalize_sender_pattern(entry))
+    assert sender_matches(sender, entry)
