@@ -99,7 +99,7 @@ class BouncesView(QWidget):
         header = table.horizontalHeader()
         header.setStretchLastSection(True)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        for col, width in enumerate((90, 190, 170, 260, 90)):
+        for col, width in enumerate((84, 190, 140, 230, 64)):
             table.setColumnWidth(col, width)
         table.selectionModel().currentRowChanged.connect(self._current_changed)
         table.activated.connect(self._activated)
@@ -123,7 +123,7 @@ class BouncesView(QWidget):
         splitter.setChildrenCollapsible(False)
         splitter.addWidget(table)
         splitter.addWidget(self.details)
-        splitter.setSizes([700, 400])
+        splitter.setSizes([820, 480])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(top)

@@ -81,7 +81,7 @@ class DetailsPane(QWidget):
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.recipients = _tree(["Recipient", "Kind", "State", "Reply"])
-        self.attempts = _tree(["When", "Took", "Relay", "Result"])
+        self.attempts = _tree(["When", "Took", "Result", "Relay"])
         self.attempts.setRootIsDecorated(True)
         self.tabs = MessageTabs()
         self.report_view = QPlainTextEdit()
@@ -182,6 +182,8 @@ class DetailsPane(QWidget):
             item.setToolTip(3, item.text(3))
             self.recipients.addTopLevelItem(item)
         self.recipients.resizeColumnToContents(0)
+        self.recipients.setColumnWidth(1, 44)
+        self.recipients.setColumnWidth(2, 100)
 
         self.attempts.clear()
         if not d.attempts:
@@ -189,20 +191,23 @@ class DetailsPane(QWidget):
         for a in reversed(d.attempts):  # newest first, like the table
             delivered = sum(1 for r in a.results if r.status == "delivered")
             summary = a.error or f"{delivered} of {len(a.results)} delivered"
-            item = QTreeWidgetItem([timefmt.full_stamp(a.started_at), f"{a.duration:.1f} s", a.relay, summary])
-            item.setToolTip(3, summary)
+            item = QTreeWidgetItem([timefmt.full_stamp(a.started_at), f"{a.duration:.1f} s", summary, a.relay])
+            item.setToolTip(2, summary)
+            item.setToolTip(3, a.relay)
             for r in a.results:
                 rs = status_style.recipient_state(r.status)
                 word = "Will retry" if r.status == "pending" else rs.word
-                child = QTreeWidgetItem([r.address, "", word, status_style.reply_text(r.code, r.reply)])
+                reply = status_style.reply_text(r.code, r.reply)
+                child = QTreeWidgetItem([r.address, "", f"{word}: {reply}" if reply else word, ""])
                 child.setIcon(2, rs.icon)
                 child.setForeground(2, rs.color)
-                child.setToolTip(3, child.text(3))
+                child.setToolTip(2, child.text(2))
                 item.addChild(child)
             self.attempts.addTopLevelItem(item)
         self.attempts.expandToDepth(0)
-        for col in range(3):
+        for col in range(2):
             self.attempts.resizeColumnToContents(col)
+        self.attempts.setColumnWidth(2, max(self.attempts.columnWidth(2), 260))
 
         if reload_content:
             self.tabs.set_message(d.raw)

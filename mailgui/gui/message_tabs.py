@@ -10,11 +10,12 @@ import logging
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from functools import cache
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from PySide6.QtCore import QByteArray, QUrl, Signal
-from PySide6.QtGui import QFont, QFontDatabase, QTextDocument
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QImage, QTextDocument
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QTabWidget, QTextBrowser, QVBoxLayout, QWidget
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,16 @@ class SafeTextBrowser(QTextBrowser):
         if url not in self.blocked:
             self.blocked.append(url)
             self.remoteBlocked.emit(len(self.blocked))
+        if type == QTextDocument.ResourceType.ImageResource:
+            return _blocked_image()  # a quiet grey box of the image's size, not Qt's broken-image picture
         return None
+
+
+@cache
+def _blocked_image() -> QImage:
+    image = QImage(1, 1, QImage.Format.Format_ARGB32)
+    image.fill(QColor("#eceff1"))
+    return image
 
 
 def _data_url(url: str) -> bytes | None:

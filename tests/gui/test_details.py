@@ -141,8 +141,8 @@ def test_details_show_recipients_attempts_and_the_bounce_report(qtbot, queue, cl
     ]
     assert not r.icon(2).isNull()  # icon + colour + word
     attempt = pane.attempts.topLevelItem(0)
-    assert attempt.text(2) == "127.0.0.1:2525" and attempt.text(3) == "0 of 1 delivered"
-    assert attempt.child(0).text(3) == "550 5.1.1 <nobody@example.org>: User unknown"
+    assert attempt.text(2) == "0 of 1 delivered" and attempt.text(3) == "127.0.0.1:2525"
+    assert attempt.child(0).text(2) == "Failed: 550 5.1.1 <nobody@example.org>: User unknown"
     assert pane.tabs.tabText(pane.tabs.count() - 1) == "Bounce report"
     assert "could not be delivered: 550 5.1.1 User unknown" in pane.report_view.toPlainText()
     assert "Report #" in pane.report_view.toPlainText()
@@ -150,7 +150,7 @@ def test_details_show_recipients_attempts_and_the_bounce_report(qtbot, queue, cl
     pane.show_message(v.deferred)
     assert "next attempt in 1 min" in pane.facts.text()
     assert pane.recipients.topLevelItem(0).text(2) == "Pending"
-    assert pane.attempts.topLevelItem(0).child(0).text(2) == "Will retry"
+    assert pane.attempts.topLevelItem(0).child(0).text(2) == "Will retry: 451 4.3.0 Try again later"
     assert "Bounce report" not in [pane.tabs.tabText(i) for i in range(pane.tabs.count())]
 
     queue.delete([v.deferred])
