@@ -68,12 +68,15 @@ def transaction(conn: sqlite3.Connection, path: str) -> Iterator[sqlite3.Connect
     try:
         yield conn
     except BaseException as exc:
-        conn.execute("ROLLBACK")
+        # SQLite may have rolled back already (disk full, I/O error): don't hide the real error.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         if isinstance(exc, sqlite3.Error) and is_environmental(exc):
             raise describe(exc, path) from exc
         raise
     try:
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise describe(exc, path) from exc
