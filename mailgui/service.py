@@ -1,22 +1,158 @@
-"""Wires the delivery worker and the built-in local relay together, for the GUI and the command line."""
+"""Wires the delivery worker and the built-in local relay together, for the GUI and the command line.
+
+``start_services`` runs them inside the caller's loop (the GUI's qasync loop, or ``asyncio.run`` for the
+headless worker): with ``relay.mode = local`` (the default) the built-in relay listens on 127.0.0.1 and the
+worker delivers to it; with ``relay.mode = smtp`` the worker delivers to the ``relay.*`` server.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from mailgui.clock import Clock, SystemClock
+from mailgui.delivery import RelayTarget, Worker, WorkerEvent, local_relay_target, relay_from_settings
 from mailgui.errors import Error
+from mailgui.queue import Queue, Status
+from mailgui.settings import Settings
+
+if TYPE_CHECKING:
+    from mailgui.relay import LocalRelay
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """The worker (and the built-in relay, in local mode) running in this loop. ``await stop()`` ends them."""
+
+    queue: Queue
+    worker: Worker
+    target: RelayTarget
+    local_relay: LocalRelay | None
+    task: asyncio.Task[None]
+    stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def relay_port(self) -> int | None:
+        """The built-in relay's port (local mode), for other programs to point at."""
+        return self.local_relay.port if self.local_relay is not None else None
+
+    def wake(self) -> None:
+        """Something was just queued: look now rather than at the next poll."""
+        self.worker.wake()
+
+    async def wait(self) -> None:
+        """Until the worker returns (``until_idle``, or stopped)."""
+        await asyncio.shield(self.task)
+
+    async def stop(self) -> None:
+        """Stop the worker (sends in flight finish or give their lease back), then the relay; close the file."""
+        self.stop_event.set()
+        try:
+            await self.task
+        except asyncio.CancelledError:
+            if not self.task.cancelled():
+                raise
+        except Exception:
+            log.exception("the delivery worker failed")
+        finally:
+            if self.local_relay is not None:
+                await self.local_relay.stop()
+            self.queue.close()
+
+
+async def start_services(
+    queue_path: str | Path,
+    clock: Clock | None = None,
+    *,
+    relay: RelayTarget | None = None,
+    until_idle: bool = False,
+    listener: Callable[[WorkerEvent], object] | None = None,
+    **worker_options: Any,
+) -> Services:
+    """Start delivery for the queue at ``queue_path`` in the running loop, and return at once.
+
+    ``relay`` overrides the settings (tests). ``listener`` is subscribed before the worker's first event.
+    ``worker_options`` go to :class:`~mailgui.delivery.Worker` (``lease_seconds``, ``poll_interval``, ...).
+    Raises mailgui.errors.Error when delivery cannot start (no relay host set, local relay port taken).
+    """
+    clock = clock or SystemClock()
+    queue = Queue(queue_path, clock=clock)
+    local: LocalRelay | None = None
+    try:
+        settings = Settings(queue)
+        if relay is not None:
+            target = relay
+        elif settings.get("relay.mode") == "local":
+            local = _local_relay(queue_path, settings.get_int("local_relay.port"), clock)
+            port = await local.start()
+            target = local_relay_target(
+                port, timeout=settings.get_float("relay.timeout"), connections=settings.get_int("worker.connections")
+            )
+        else:
+            target = relay_from_settings(settings)
+        worker = Worker(queue, clock=clock, relay=target, **worker_options)
+    except BaseException:
+        if local is not None:
+            await local.stop()
+        queue.close()
+        raise
+    if listener is not None:
+        worker.subscribe(listener)
+    stop = asyncio.Event()
+    task = asyncio.get_running_loop().create_task(worker.run(stop, until_idle=until_idle), name="mailgui-worker")
+    log.info("delivering %s to %s", queue_path, "the built-in relay" if local else target.name)
+    return Services(queue, worker, target, local, task, stop)
+
+
+def _local_relay(queue_path: str | Path, port: int, clock: Clock) -> LocalRelay:
+    try:
+        from mailgui.relay import LocalRelay
+    except ImportError as exc:  # a build without the relay: say so rather than fail obscurely
+        raise Error(f"relay.mode: the built-in local relay is not available ({exc}); set relay.mode to smtp") from exc
+    return LocalRelay(queue_path, port=port, clock=clock)
 
 
 def run_worker(db: Path, *, until_idle: bool = False) -> int:
-    raise Error("worker: delivery is not built yet (issue 3)")
+    """``mailgui worker``: deliver until Ctrl+C / SIGTERM (or, ``until_idle``, until nothing is left to send)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def main() -> None:
+        services = await start_services(db, until_idle=until_idle)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):  # Windows: Ctrl+C still ends asyncio.run
+                loop.add_signal_handler(signum, services.stop_event.set)
+        where = f"built-in relay on 127.0.0.1:{services.relay_port}" if services.local_relay else services.target.name
+        print(f"mailgui worker delivering {db} via {where}; Ctrl+C stops it", flush=True)
+        try:
+            await services.wait()
+        finally:
+            await services.stop()
+        with Queue(db) as queue:
+            counts = queue.counts_by_status()
+        summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in Status if counts.get(s, 0)) or "queue empty"
+        print(f"mailgui worker stopped: {summary}", flush=True)
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        print("mailgui worker interrupted", file=sys.stderr)
+        return 130
+    return 0
 
 
 def run_local_relay(db: Path, *, port: int) -> int:
     """``mailgui local-relay``: serve the built-in relay on 127.0.0.1 until Ctrl+C or SIGTERM."""
-    import asyncio
-    import contextlib
-    import signal
-
     from mailgui.relay import LocalRelay
 
     async def serve() -> None:

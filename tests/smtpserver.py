@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,13 @@ class _Handler:
             await asyncio.get_running_loop().create_future()  # cancelled by connection_lost
         if s.delay:
             await asyncio.sleep(s.delay)
-        await s._held.wait()
+        if not s._held.is_set():
+            s.holding += 1
+            s._got_message()
+            try:
+                await s._held.wait()
+            finally:
+                s.holding -= 1
         reply = s._scripted("DATA", "")
         if reply:
             return s._answer(server, reply)
@@ -225,7 +232,8 @@ class SMTPTestServer:
         self._sessions: set[_Session] = set()
         self._held = asyncio.Event()
         self._held.set()
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
+        self.holding = 0  # end-of-DATA replies held right now
 
     # -- behaviour ------------------------------------------------------------------------------------
     def refuse(self, address: str, reply: str, *, times: int | None = None) -> None:
@@ -288,19 +296,25 @@ class SMTPTestServer:
         return [c for conn in self.connections for c in conn.commands]
 
     def _got_message(self) -> None:
-        count = len(self.received)
-        for n, fut in list(self._waiters):
-            if count >= n and not fut.done():
+        for check, fut in list(self._waiters):
+            if check() and not fut.done():
                 fut.set_result(None)
-        self._waiters = [(n, f) for n, f in self._waiters if not f.done()]
+        self._waiters = [(c, f) for c, f in self._waiters if not f.done()]
+
+    async def _wait(self, check: Callable[[], bool]) -> None:
+        if check():
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((check, fut))
+        await fut
 
     async def wait_received(self, count: int) -> None:
         """Return once at least ``count`` messages have arrived (no polling, no sleeping)."""
-        if len(self.received) >= count:
-            return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((count, fut))
-        await fut
+        await self._wait(lambda: len(self.received) >= count)
+
+    async def wait_holding(self, count: int = 1) -> None:
+        """Return once ``count`` end-of-DATA replies are being held (see :meth:`hold`): sends in flight."""
+        await self._wait(lambda: self.holding >= count)
 
     # -- life -----------------------------------------------------------------------------------------
     def _new_session(self) -> asyncio.BaseProtocol:

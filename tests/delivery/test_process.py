@@ -1,0 +1,143 @@
+"""The headless worker as its own process: ``mailgui worker --until-idle``, and surviving SIGKILL mid-backlog."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections import Counter
+from pathlib import Path
+
+from mailgui.clock import SystemClock
+from mailgui.message import MessageFields, build_message
+from mailgui.queue import Queue, Status
+from mailgui.queue.bulk import enqueue_many
+from mailgui.settings import Settings
+from tests.smtpserver import SMTPTestServer
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def smtp_queue(path: Path, port: int, *, lease: float = 300) -> Queue:
+    queue = Queue(path, clock=SystemClock())
+    settings = Settings(queue)
+    for key, value in {
+        "relay.mode": "smtp",
+        "relay.host": "127.0.0.1",
+        "relay.port": str(port),
+        "relay.security": "none",
+        "relay.timeout": "10",
+        "worker.connections": "4",
+        "worker.lease": str(lease),
+    }.items():
+        settings.set(key, value)
+    queue.add_sender("@example.com")
+    return queue
+
+
+def fill(queue: Queue, count: int) -> None:
+    now = queue.clock.now()
+    enqueue_many(
+        queue,
+        (
+            build_message(
+                MessageFields(sender="ann@example.com", to=f"user{n}@example.org", subject=f"n{n}", body=f"{n}\n"),
+                now=now,
+                message_id=f"<crash-{n}@example.com>",
+            )
+            for n in range(count)
+        ),
+    )
+
+
+async def worker_process(db: Path, *args: str, log: Path | None = None) -> asyncio.subprocess.Process:
+    """``python -m mailgui --db DB worker ARGS``; output piped, or written to ``log`` (a process we kill)."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("MAILGUI_DB", None)
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "mailgui",
+        "--db",
+        str(db),
+        "worker",
+        *args,
+        env=env,
+        cwd=str(REPO),
+        stdout=asyncio.subprocess.PIPE if log is None else log.open("wb"),
+        stderr=asyncio.subprocess.PIPE if log is None else asyncio.subprocess.STDOUT,
+    )
+
+
+def message_ids(server: SMTPTestServer) -> Counter[str]:
+    ids: Counter[str] = Counter()
+    for r in server.received:
+        for line in r.data.split(b"\r\n"):
+            if line.lower().startswith(b"message-id:"):
+                ids[line.split(b":", 1)[1].strip().decode()] += 1
+                break
+    return ids
+
+
+async def test_cli_worker_until_idle_delivers_and_exits(tmp_path: Path, smtp_server: SMTPTestServer) -> None:
+    db = tmp_path / "q.sqlite3"
+    with smtp_queue(db, smtp_server.port) as queue:
+        fill(queue, 25)
+    proc = await worker_process(db, "--until-idle")
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert f"via 127.0.0.1:{smtp_server.port}" in out.decode()
+    assert "mailgui worker stopped: 25 sent" in out.decode()
+    assert len(smtp_server.received) == 25
+    with Queue(db) as queue:
+        assert queue.counts_by_status() == {"sent": 25}
+        raws = sorted(queue.get_message(m.id).raw for m in queue.list_messages(limit=100))
+    assert sorted(r.data for r in smtp_server.received) == raws  # byte for byte as queued
+    assert sorted(message_ids(smtp_server)) == sorted(f"<crash-{n}@example.com>" for n in range(25))
+
+
+async def test_cli_worker_without_a_relay_host_says_which_setting(tmp_path: Path) -> None:
+    db = tmp_path / "q.sqlite3"
+    with Queue(db) as queue:
+        Settings(queue).set("relay.mode", "smtp")
+    proc = await worker_process(db, "--until-idle")
+    _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 1
+    assert "relay.host: no relay host is set" in err.decode()
+
+
+async def test_worker_killed_mid_backlog_loses_nothing_and_resends_at_most_what_was_in_flight(
+    tmp_path: Path, smtp_server: SMTPTestServer
+) -> None:
+    total = 1000
+    db = tmp_path / "q.sqlite3"
+    with smtp_queue(db, smtp_server.port, lease=2) as queue:
+        fill(queue, total)
+    smtp_server.delay = 0.004  # slow enough to have sends in flight, fast enough for 1,000 in seconds
+
+    proc = await worker_process(db, log=tmp_path / "killed-worker.log")
+    await asyncio.wait_for(smtp_server.wait_received(300), timeout=60)
+    proc.send_signal(signal.SIGKILL)
+    await proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    with Queue(db) as queue:
+        in_flight = queue.counts_by_status().get(Status.SENDING, 0)  # leased to the dead worker
+        sent_before = queue.counts_by_status().get(Status.SENT, 0)
+    received_at_kill = len(smtp_server.received)
+
+    proc = await worker_process(db, "--until-idle")
+    _, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+    assert proc.returncode == 0, err.decode()
+
+    with Queue(db) as queue:
+        assert queue.counts_by_status() == {"sent": total}  # every message ends sent, none lost
+    ids = message_ids(smtp_server)
+    assert set(ids) == {f"<crash-{n}@example.com>" for n in range(total)}
+    twice = sum(1 for n in ids.values() if n > 1)
+    assert max(ids.values()) <= 2
+    assert twice <= in_flight, (twice, in_flight)
+    print(
+        f"\ncrash test: killed after {received_at_kill} received ({sent_before} recorded sent, {in_flight} in flight);"
+        f" after restart {len(smtp_server.received)} received for {total} messages; {twice} received twice"
+    )
