@@ -55,6 +55,21 @@ async def worker_process(db: Path, *args: str, log: Path | None = None) -> async
     """``python -m mailgui --db DB worker ARGS``; output piped, or written to ``log`` (a process we kill)."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
     env.pop("MAILGUI_DB", None)
+    if log is not None:
+        with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+            return await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "mailgui",
+                "--db",
+                str(db),
+                "worker",
+                *args,
+                env=env,
+                cwd=str(REPO),
+                stdout=out,
+                stderr=asyncio.subprocess.STDOUT,
+            )
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -65,8 +80,8 @@ async def worker_process(db: Path, *args: str, log: Path | None = None) -> async
         *args,
         env=env,
         cwd=str(REPO),
-        stdout=asyncio.subprocess.PIPE if log is None else log.open("wb"),
-        stderr=asyncio.subprocess.PIPE if log is None else asyncio.subprocess.STDOUT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
 
 
