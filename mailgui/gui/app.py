@@ -65,6 +65,7 @@ class AppSession:
         )
         window.closed.connect(self._closed.set)
         window.pauseRequested.connect(self._pause)
+        window.messageQueued.connect(lambda _id: self.backend.wake() if self.backend is not None else None)
         window.settings_pane.settingsSaved.connect(self._settings_saved)
         window.show()
         signals = self._handle_signals()

@@ -6,7 +6,6 @@ turns into "these message ids changed" and "the worker is now in this state" cal
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -43,71 +42,61 @@ class Backend:
     def resume(self) -> None:
         pass
 
+    def wake(self) -> None:
+        """Something was just queued: deliver now rather than at the next poll."""
+
 
 class WorkerBackend(Backend):
-    """``mailgui.service.start_services`` in this loop, its events forwarded to the window."""
+    """``mailgui.service.start_services`` in this loop (worker, plus the built-in relay in local mode)."""
 
     def __init__(self, db: Path, *, clock: Clock | None = None, **options: Any):
         super().__init__()
         self.db = Path(db)
         self.clock = clock or SystemClock()
-        self.options = options
+        self.options = options  # for the Worker: poll_interval, lease_seconds, ... (tests)
         self.services: Any = None
-        self._events_task: asyncio.Task[None] | None = None
         self._paused = False
 
     async def start(self) -> None:
-        try:
-            from mailgui.service import start_services
-        except ImportError:
-            log.error("the delivery worker is not available in this build")
-            self.on_status(WorkerStatus("stopped", reason="the delivery worker is not available in this build"))
-            return
+        from mailgui.service import start_services
+
         self.on_status(WorkerStatus("starting"))
         try:
-            self.services = await start_services(self.db, clock=self.clock, **self.options)
+            self.services = await start_services(self.db, clock=self.clock, listener=self._event, **self.options)
         except Error as exc:
-            log.error("delivery worker did not start: %s", exc)
+            log.error("delivery did not start: %s", exc)
             self.on_status(WorkerStatus("stopped", reason=str(exc)))
             return
-        worker = self.services.worker
-        worker.subscribe(self._event)
         if self._paused:
-            worker.pause()
-        self._publish_state()
+            self.services.worker.pause()
+        self._publish_state(self.services.worker.state)
 
     def _event(self, event: Any) -> None:
-        """A worker event (called in the loop). Message changes go to the window; state changes to the bar."""
-        ids = getattr(event, "ids", None)
-        if ids is None:
-            message_id = getattr(event, "message_id", None)
-            ids = [] if message_id is None else [message_id]
-        if ids:
-            self.on_changed(list(ids))
-        self._publish_state()
+        """A worker event, called in the loop: message changes go to the window, state changes to the bar."""
+        from mailgui.delivery import MessageEvent, StateEvent
 
-    def _publish_state(self) -> None:
-        if self.services is None:
-            return
-        worker = self.services.worker
-        state = getattr(worker, "state", None)
-        name = str(getattr(state, "name", state) or "running").lower()
-        if self._paused:
-            self.on_status(WorkerStatus("paused"))
-        elif name in ("unreachable", "relay_unreachable", "backoff"):
-            self.on_status(
-                WorkerStatus(
-                    "unreachable",
-                    since=getattr(state, "since", None) or getattr(worker, "unreachable_since", None),
-                    reason=str(getattr(state, "reason", "") or getattr(worker, "unreachable_reason", "") or ""),
-                )
-            )
-        elif name in ("stopped", "stopping"):
-            self.on_status(WorkerStatus("stopped"))
+        if isinstance(event, MessageEvent):
+            ids = [event.message_id] if event.report_id is None else [event.message_id, event.report_id]
+            self.on_changed(ids)
+        elif isinstance(event, StateEvent):
+            self._publish_state(event.state)
+
+    def _publish_state(self, state: Any) -> None:
+        name = str(state.name)
+        if name == "unreachable":
+            self.on_status(WorkerStatus("unreachable", since=state.since, reason=state.reason))
+        elif name in ("running", "paused", "stopped"):
+            self.on_status(WorkerStatus(name, reason=state.reason if name == "stopped" else ""))
         else:
+            log.warning("unknown worker state %r", state)
             self.on_status(WorkerStatus("running"))
 
+    @property
+    def worker(self) -> Any:
+        return None if self.services is None else self.services.worker
+
     async def stop(self) -> None:
+        """In-flight sends finish or give their lease back; the built-in relay stops; the worker's file closes."""
         services, self.services = self.services, None
         if services is not None:
             await services.stop()
@@ -117,20 +106,30 @@ class WorkerBackend(Backend):
         self._paused = True
         if self.services is not None:
             self.services.worker.pause()
-        self.on_status(WorkerStatus("paused"))
+        else:
+            self.on_status(WorkerStatus("paused"))
 
     def resume(self) -> None:
         self._paused = False
         if self.services is not None:
             self.services.worker.resume()
-        self._publish_state()
+
+    def wake(self) -> None:
+        if self.services is not None:
+            self.services.wake()
 
 
 async def test_connection(form: RelayForm) -> str:
-    """Settings' Test connection: the delivery layer's own check (connect, TLS, AUTH; no mail sent)."""
-    try:
-        from mailgui.delivery import test_connection as check
-    except ImportError:
-        raise Error("test connection: the delivery layer is not available in this build") from None
+    """Settings' Test connection: the delivery layer's own check (connect, TLS, AUTH, QUIT; no mail sent).
+
+    Returns what happened on success; raises Error with the exact failure otherwise.
+    """
+    from mailgui.delivery import test_connection as check
+
     result = await check(form.values, password=form.password)
-    return str(result)
+    if not result.ok:
+        raise Error(result.message)
+    return result.message
+
+
+test_connection.__test__ = False  # type: ignore[attr-defined]  # a library function, not a pytest test

@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
 
     closed = Signal()
     pauseRequested = Signal(bool)  # True: pause sending, False: resume
+    messageQueued = Signal(int)  # a compose window queued this message: the worker can look now
 
     def __init__(
         self,
@@ -127,8 +128,8 @@ class MainWindow(QMainWindow):
         self.resize(1200, 760)
 
         self.queue_view = _optional_view("queue_view", "QueueView", queue, clock=clock)
-        self.bounces_view = _optional_view("bounces_view", "BouncesView", queue)
-        self.mailbox_view = _optional_view("mailbox_view", "MailboxView", queue)
+        self.bounces_view = _optional_view("bounces_view", "BouncesView", queue, clock=clock)
+        self.mailbox_view = _optional_view("mailbox_view", "MailboxView", queue, clock=clock)
         self.drafts_view = DraftsView(queue)
         self.drafts_view.openDraft.connect(self.open_draft)
         self.settings_pane = SettingsPane(queue, tester)
@@ -426,6 +427,7 @@ class MainWindow(QMainWindow):
         if self.queue_view is not None and hasattr(self.queue_view, "refresh"):
             self.queue_view.refresh()
         self.notify_changed([queue_id])
+        self.messageQueued.emit(queue_id)
 
     def _open_settings_from_compose(self) -> None:
         self.show_page("settings")

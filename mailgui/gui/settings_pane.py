@@ -503,7 +503,7 @@ class SettingsPane(QScrollArea):
             self._show_test_result(False, f"Test failed unexpectedly: {type(exc).__name__}: {exc}")
 
     def _show_test_result(self, ok: bool, text: str) -> None:
-        self.test_result.setText(("✔ Success: " if ok else "✖ Failed: ") + text)
+        self.test_result.setText(("✔ " if ok else "✖ Failed: ") + text)
         self.test_result.setProperty("ok", ok)
         self.test_result.style().unpolish(self.test_result)
         self.test_result.style().polish(self.test_result)

@@ -176,7 +176,7 @@ def test_test_connection_runs_in_the_loop_without_freezing_the_window(
         await release.wait()
         if form.password == "wrong":
             raise Error("relay: authentication refused: 535 5.7.8 Bad credentials")
-        return "connected, TLS and login accepted"
+        return "OK: connected, TLS and login accepted"
 
     pane = SettingsPane(queue, tester)
     qtbot.addWidget(pane)
@@ -199,7 +199,7 @@ def test_test_connection_runs_in_the_loop_without_freezing_the_window(
         pane.password_edit.setText("right")
         pane.test_button.click()
         await until(pane.test_button.isEnabled, what="the second test to finish")
-        assert pane.test_result.text() == "✔ Success: connected, TLS and login accepted"
+        assert pane.test_result.text() == "✔ OK: connected, TLS and login accepted"
 
     aloop.run(go())
     assert seen[0].values["relay.host"] == "127.0.0.1" and seen[0].password == "wrong"
