@@ -221,15 +221,22 @@ class Queue(QueueReads, MailboxStore, DraftStore):
                 f"""UPDATE messages SET status = 'sending', lease_owner = ?, lease_expires_at = ?, updated_at = ?
                    WHERE id IN (
                        SELECT id FROM (
-                           SELECT id, next_attempt_at AS due FROM messages
-                            WHERE status IN ('queued', 'deferred') AND next_attempt_at <= ? {expired}
+                           SELECT * FROM (
+                               SELECT id, next_attempt_at AS due FROM messages INDEXED BY messages_due
+                                WHERE status IN ('queued', 'deferred') AND next_attempt_at <= ? {expired}
+                                ORDER BY next_attempt_at, id LIMIT ?)
                            UNION ALL
-                           SELECT id, lease_expires_at AS due FROM messages
-                            WHERE status = 'sending' AND lease_expires_at <= ? {expired}
+                           SELECT * FROM (
+                               SELECT id, lease_expires_at AS due FROM messages INDEXED BY messages_lease
+                                WHERE status = 'sending' AND lease_expires_at <= ? {expired}
+                                ORDER BY lease_expires_at, id LIMIT ?)
                        ) ORDER BY due, id LIMIT ?)
                    RETURNING id, message_id, sender, raw, smtputf8, attempts, created_at, expires_at, kind,
                              parent_id, warned_at, subject""",
-                (owner, now + lease_seconds, now, now, *cutoff, now, *cutoff, limit),
+                # Each side walks its partial index in due order and stops at ``limit``: without the inner
+                # LIMITs (and with SQLite picking messages_status), a million queued messages were all read
+                # and sorted on every claim (1.2 s each, in the GUI's event loop).
+                (owner, now + lease_seconds, now, now, *cutoff, limit, now, *cutoff, limit, limit),
             ).fetchall()
             if not rows:
                 return []
