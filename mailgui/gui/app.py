@@ -123,6 +123,7 @@ class AppSession:
 
     async def _shutdown(self) -> None:
         """Stop the worker (in-flight sends finish or release their lease), then let go of the window and file."""
+        await self.tasks.wait_all()  # a restart on new settings finishes first, so nothing starts after the stop
         if self.backend is not None:
             try:
                 await self.backend.stop()

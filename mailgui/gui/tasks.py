@@ -42,3 +42,9 @@ class TaskSet:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def wait_all(self) -> None:
+        """Let the tasks running now finish (their failures are logged by their done callbacks)."""
+        tasks = list(self._tasks)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)

@@ -297,3 +297,83 @@ def test_run_gui_starts_on_its_defaults_and_closes_cleanly(qapp: QApplication, d
     assert seen == ["Sending: running"]
     qapp.setQuitOnLastWindowClosed(True)
     qapp.setStyleSheet("")
+
+
+def test_pause_holds_messages_back_and_resume_sends_them(
+    aloop: AsyncRunner, authorized: Queue, db_path: Path, clock: FakeClock
+) -> None:
+    async def go() -> None:
+        async with SMTPTestServer() as server:
+            use_relay(authorized, server.port)
+            async with running_app(db_path, clock) as session:
+                window = session.window
+                assert window is not None
+                window.pause_action.trigger()
+                await until(lambda: window.worker_label.text() == "Sending: paused", what="paused")
+                w = compose(window, "bob@example.org")
+                queued = sent_id(w)
+                w.send()
+                message_id = await queued()
+                for _ in range(20):  # the worker polls every 0.02 s: give it many chances to (wrongly) send
+                    await asyncio.sleep(0.02)
+                assert server.received == [] and cell(window, message_id, COL_STATE) == "Queued"
+                window.pause_action.trigger()
+                await until(lambda: window.worker_label.text() == "Sending: running", what="running")
+                await server.wait_received(1)
+                await until(lambda: cell(window, message_id, COL_STATE) == "Sent", what="Sent")
+
+    aloop.run(go())
+
+
+def test_an_unreachable_relay_is_shown_with_since_and_why_then_recovers(
+    aloop: AsyncRunner, authorized: Queue, db_path: Path, clock: FakeClock
+) -> None:
+    async def go() -> None:
+        async with SMTPTestServer() as server:
+            use_relay(authorized, server.port)
+            await server.go_down()
+            async with running_app(db_path, clock) as session:
+                window = session.window
+                assert window is not None
+                w = compose(window, "bob@example.org")
+                queued = sent_id(w)
+                w.send()
+                message_id = await queued()
+                await until(lambda: window.worker_status.state == "unreachable", what="relay unreachable")
+                text = window.worker_label.text()
+                assert text.startswith("Relay unreachable since ")
+                assert "refused" in text.lower()
+                await until(lambda: cell(window, message_id, COL_STATE) == "Deferred", what="Deferred")
+                await server.come_back()
+                clock.advance(3600)  # past the relay backoff and the message's retry time
+                session.backend.wake()  # type: ignore[union-attr]
+                await server.wait_received(1)
+                await until(lambda: window.worker_label.text() == "Sending: running", what="running again")
+                await until(lambda: cell(window, message_id, COL_STATE) == "Sent", what="Sent")
+
+    aloop.run(go())
+
+
+def test_saving_new_relay_settings_restarts_delivery_on_them(
+    aloop: AsyncRunner, authorized: Queue, db_path: Path, clock: FakeClock
+) -> None:
+    async def go() -> None:
+        async with SMTPTestServer() as server, running_app(db_path, clock) as session:
+            window = session.window
+            assert window is not None
+            pane = window.settings_pane
+            assert pane.local_radio.isChecked()  # the default: the built-in relay
+            pane.smtp_radio.setChecked(True)
+            pane.host_edit.setText("127.0.0.1")
+            pane.port_spin.setValue(server.port)
+            pane.security_box.setCurrentIndex(pane.security_box.findData("none"))
+            assert pane.save()
+            w = compose(window, "bob@example.org")
+            queued = sent_id(w)
+            w.send()
+            message_id = await queued()
+            await server.wait_received(1)  # went to the SMTP relay, not the built-in one
+            await until(lambda: cell(window, message_id, COL_STATE) == "Sent", what="Sent")
+            assert authorized.count_mailbox() == 0
+
+    aloop.run(go())
