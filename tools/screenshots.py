@@ -4,7 +4,8 @@ Run under a virtual X server so the real platform plugin, fonts and style are us
 
     xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python tools/screenshots.py docs/
 
-Writes docs/main-window.png, compose.png, settings.png, first-run.png and (when the view exists) mailbox.png.
+Writes docs/main-window.png, compose.png, settings.png and first-run.png (tools/screenshots_views.py takes the
+queue, bounces and mailbox views on their own).
 The demo queue is built through the queue's own API (enqueue, claim, record_attempt), in a temporary file.
 """
 
@@ -81,9 +82,13 @@ async def shoot(out: Path) -> None:
         await asyncio.wait_for(session.started.wait(), 10)
         window = session.window
         assert window is not None
-        window.resize(1280, 760)
+        window.resize(1380, 820)
         window.notify_changed([])
-        await asyncio.sleep(0.8)  # let the views page in and the coalescing timers fire
+        await asyncio.sleep(0.5)  # let the views page in and the coalescing timers fire
+        view = window.queue_view
+        if view is not None and hasattr(view, "select_ids"):
+            view.select_ids([2], current=2)  # the bounced invitation: its recipients and attempt in the details pane
+        await asyncio.sleep(0.5)
         save(window, out / "main-window.png")
 
         compose = window.new_message()
@@ -100,11 +105,6 @@ async def shoot(out: Path) -> None:
         window.show_page("settings")
         await asyncio.sleep(0.3)
         save(window, out / "settings.png")
-
-        if window.mailbox_view is not None:
-            window.show_page("mailbox")
-            await asyncio.sleep(0.5)
-            save(window, out / "mailbox.png")
 
         dialog = FirstRunDialog(session.queue, window)  # type: ignore[arg-type]
         dialog.open()

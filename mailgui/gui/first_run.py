@@ -98,10 +98,11 @@ class FirstRunDialog(QDialog):
         smtp.setEnabled(False)
         self.smtp_radio.toggled.connect(smtp.setEnabled)
 
-        form = QFormLayout()
+        form = self.sender_form = QFormLayout()
         form.addRow("First &sender:", self.sender_edit)
         form.addRow("", hint)
         form.addRow("", self.sender_error)
+        form.setRowVisible(2, False)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start")
         self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("Later")
@@ -115,9 +116,10 @@ class FirstRunDialog(QDialog):
         layout.addWidget(self.local_hint)
         layout.addWidget(self.smtp_radio)
         layout.addWidget(smtp)
+        layout.addStretch(1)
         layout.addWidget(self.buttons)
         self.setMinimumWidth(560)
-        self.resize(620, 440)
+        self.resize(620, 390)
 
     def accept(self) -> None:
         """Check, store, close; on a bad entry stay open with the reason beside the field."""
@@ -127,6 +129,7 @@ class FirstRunDialog(QDialog):
             pattern = normalize_sender_pattern(self.sender_edit.text())
         except Error as exc:
             self.sender_error.setText(str(exc))
+            self.sender_form.setRowVisible(2, True)
             self.sender_error.show()
             self.sender_edit.setFocus()
             return

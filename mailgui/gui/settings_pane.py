@@ -129,6 +129,17 @@ class SettingsPane(QScrollArea):
         buttons.addWidget(self.save_button)
         layout.addLayout(buttons)
         layout.addStretch(1)
+        for spin in (
+            self.port_spin,
+            self.timeout_spin,
+            self.connections_spin,
+            self.min_backoff,
+            self.max_backoff,
+            self.lifetime,
+            self.delay_warning,
+        ):
+            spin.setMaximumWidth(160)
+        self.security_box.setMaximumWidth(260)
         self.setWidget(body)
         self.setWidgetResizable(True)
         QShortcut(QKeySequence("Ctrl+S"), self, self.save, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -259,6 +270,7 @@ class SettingsPane(QScrollArea):
         self.timeout_spin.setObjectName("timeoutSpin")
         self.timeout_spin.setRange(1, 600)
         self.timeout_spin.setSuffix(" s")
+        self.timeout_spin.setDecimals(0)
         self.connections_spin = QSpinBox()
         self.connections_spin.setObjectName("connectionsSpin")
         self.connections_spin.setRange(1, 64)
