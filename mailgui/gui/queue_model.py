@@ -9,6 +9,7 @@ as message ids (:meth:`QueueTableModel.apply_changes`): one read of those rows a
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from email.utils import parseaddr
 from typing import Any
@@ -18,6 +19,7 @@ from PySide6.QtGui import QColor, QFont
 
 from mailgui.clock import Clock, SystemClock
 from mailgui.gui import status_style, timefmt
+from mailgui.gui.search_results import BackgroundSearch
 from mailgui.queue import MessageSummary, Queue
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,8 @@ class QueueTableModel(QAbstractTableModel):
     NEW_ROWS_LIMIT = PAGE  # more new messages than this in one tick are counted, not read (until shown)
 
     countChanged = Signal(int)
+    searchingChanged = Signal(bool)  # a search is running in the background (True) or has finished (False)
+    searchFailed = Signal(str)
 
     def __init__(self, queue: Queue, clock: Clock | None = None, parent: Any = None):
         super().__init__(parent)
@@ -82,6 +86,13 @@ class QueueTableModel(QAbstractTableModel):
         self._row_of: dict[int, int] = {}
         self._visible: tuple[int, int] | None = None
         self._reload_pending = False
+        # A search's matches, newest first, found once in a thread (BackgroundSearch); None without a search.
+        self._ids: list[int] | None = None
+        self._search_token = 0
+        self._search_high_water = 0
+        self.searching = False
+        self._searcher = BackgroundSearch(queue.path, self)
+        self._searcher.finished.connect(self._search_finished)
         self.fetches = 0  # page reads, for tests and benches
         # While the user drags the scroll bar across a million rows, paint placeholders instead of reading
         # every page flown over; the view reads the rows it stops on (see QueueView).
@@ -108,11 +119,26 @@ class QueueTableModel(QAbstractTableModel):
         if statuses_t == self._statuses and search == self._search:
             return
         self._statuses, self._search = statuses_t, search
+        if search:
+            # Show nothing of the old list under the new search while its matches are being found.
+            self.beginResetModel()
+            self._clear()
+            self._ids, self._count = [], 0
+            self.endResetModel()
+            self.countChanged.emit(0)
         self.refresh()
 
     def refresh(self) -> None:
-        """Count again and drop every cached row. Views keep their selection by id across it (see QueueView)."""
+        """Count again and drop every cached row. Views keep their selection by id across it (see QueueView).
+        With a search, the matches are found again in the background and the list is replaced when they are."""
         self._reload_pending = False
+        if self._search:
+            self._search_high_water = self._newest_id()
+            self._search_token = self._searcher.start(self._statuses, self._search)
+            self._set_searching(True)
+            return
+        self._set_searching(False)
+        self._ids = None
         self.beginResetModel()
         self._rows.clear()
         self._row_of.clear()
@@ -120,6 +146,38 @@ class QueueTableModel(QAbstractTableModel):
         self._recount()
         self.endResetModel()
         self.countChanged.emit(self._count)
+
+    def _clear(self) -> None:
+        self._rows.clear()
+        self._row_of.clear()
+        self._texts.clear()
+
+    def _set_searching(self, searching: bool) -> None:
+        if searching != self.searching:
+            self.searching = searching
+            self.searchingChanged.emit(searching)
+
+    def _search_finished(self, token: int, result: object) -> None:
+        if token != self._search_token or not self._search:
+            return  # superseded by another search, or the search box was cleared
+        self._set_searching(False)
+        if not isinstance(result, list):
+            self.searchFailed.emit(str(result))
+            return
+        hw = self._search_high_water
+        self.beginResetModel()
+        self._clear()
+        # Matches newer than the mark are left to the next update, which inserts them at the top.
+        self._ids = [i for i in result if i <= hw]
+        self._count = len(self._ids)
+        self._high_water = hw
+        self.endResetModel()
+        self.countChanged.emit(self._count)
+
+    def shutdown(self) -> None:
+        """Stop a search in progress and join its thread (the view does this when it closes)."""
+        self._search_token += 1
+        self._searcher.wait()
 
     def _recount(self) -> None:
         self._high_water = self._newest_id()
@@ -276,6 +334,9 @@ class QueueTableModel(QAbstractTableModel):
         row = self._row_of.get(message_id)
         if row is not None:
             return row
+        if self._ids is not None:
+            at = bisect_left(self._ids, -message_id, key=lambda i: -i)  # newest first: descending ids
+            return at if at < len(self._ids) and self._ids[at] == message_id else None
         # Count the shorter side of the list: an id range is cheap when it is short.
         if message_id * 2 >= self._high_water:
             row = self.queue.count_messages(self._statuses, self._search or None, after_id=message_id)
@@ -290,6 +351,9 @@ class QueueTableModel(QAbstractTableModel):
     def _fetch_page(self, row: int) -> None:
         start = row - row % self.PAGE
         end = min(start + self.PAGE, self._count)
+        if self._ids is not None:
+            self._fetch_by_id(start, end, row)
+            return
         statuses, search, n = self._statuses, self._search or None, end - start
         above, below = self._rows.get(start - 1), self._rows.get(end)
         if above is not None:
@@ -309,6 +373,19 @@ class QueueTableModel(QAbstractTableModel):
             self._evict(keep_near=row)
         for offset, s in enumerate(page):
             self._put(start + offset, s)
+
+    def _fetch_by_id(self, start: int, end: int, row: int) -> None:
+        want = self._ids[start:end] if self._ids is not None else []
+        got = {s.id: s for s in self.queue.get_summaries(want)}
+        self.fetches += 1
+        if len(got) != len(want):
+            log.info("%d searched messages vanished (deleted elsewhere); searching again", len(want) - len(got))
+            self._schedule_reload()
+        if len(self._rows) + len(want) > self.MAX_CACHED:
+            self._evict(keep_near=row)
+        for offset, mid in enumerate(want):
+            if mid in got:
+                self._put(start + offset, got[mid])
 
     def _put(self, row: int, s: MessageSummary) -> None:
         old = self._rows.get(row)
@@ -352,8 +429,16 @@ class QueueTableModel(QAbstractTableModel):
         (a bulk import) is only counted, and its rows are read when shown. Rows already read keep their ids,
         so views keep their selection without a reload."""
         statuses, search = self._statuses, self._search or None
+        if self.searching:
+            return  # the search's own result comes first; newer matches are inserted after it
         top = self._newest_id()
         if top <= self._high_water:
+            return
+        if self._ids is not None:
+            new_ids = self.queue.message_ids(statuses, search, after_id=self._high_water, before_id=top + 1)
+            self._high_water = top
+            if new_ids:
+                self._insert_at_top(len(new_ids), [], new_ids)
             return
         new = self.queue.list_messages(
             statuses, search, after_id=self._high_water, newest_first=False, limit=self.NEW_ROWS_LIMIT
@@ -365,9 +450,14 @@ class QueueTableModel(QAbstractTableModel):
             k = self.queue.count_messages(statuses, search, after_id=self._high_water, before_id=top + 1)
             new = []
         self._high_water = top
-        if not k:
-            return
+        if k:
+            self._insert_at_top(k, new, None)
+
+    def _insert_at_top(self, k: int, new: list[MessageSummary], new_ids: list[int] | None) -> None:
+        """Insert ``k`` rows at the top; ``new`` (oldest first) are those already read."""
         self.beginInsertRows(QModelIndex(), 0, k - 1)
+        if new_ids is not None and self._ids is not None:
+            self._ids[0:0] = new_ids
         shifted = {row + k: s for row, s in self._rows.items()}
         self._rows = {}
         self._row_of = {}

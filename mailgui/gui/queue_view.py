@@ -111,6 +111,8 @@ class QueueView(QWidget):
         self.model.modelReset.connect(self._restore_selection)
         self.model.countChanged.connect(self._count_changed)
         self.model.rowsInserted.connect(self._rows_inserted)
+        self.model.searchingChanged.connect(self._searching_changed)
+        self.model.searchFailed.connect(lambda text: self._show_error(f"The search failed: {text}"))
         self._count_changed(self.model.rowCount())
         self._selection_changed()
 
@@ -313,8 +315,20 @@ class QueueView(QWidget):
         self._viewport_moved()
 
     def _count_changed(self, count: int) -> None:
-        self.count_label.setText(f"{count:,} message{'s' if count != 1 else ''}")
+        if not self.model.searching:
+            self.count_label.setText(f"{count:,} message{'s' if count != 1 else ''}")
         self.countChanged.emit(count)
+
+    def _searching_changed(self, searching: bool) -> None:
+        if searching:
+            self.count_label.setText("Searching…")
+        else:
+            self._count_changed(self.model.rowCount())
+
+    def closeEvent(self, event: Any) -> None:
+        self.watcher.stop()
+        self.model.shutdown()
+        super().closeEvent(event)
 
     # -- filter and search ---------------------------------------------------------------------------------
     def _filter_changed(self) -> None:

@@ -95,6 +95,27 @@ class QueueReads:
         ).fetchall()
         return self._summaries(rows)
 
+    def message_ids(
+        self,
+        status: str | Iterable[str] | None = None,
+        search: str | None = None,
+        *,
+        after_id: int | None = None,
+        before_id: int | None = None,
+    ) -> list[int]:
+        """The ids of every matching message, newest first. A search must scan the table anyway; finding all
+        its matches once (off the GUI thread) lets a view read any page of them by id afterwards."""
+        where, params = _where(_statuses(status), search)
+        if after_id is not None:
+            where += " AND m.id > ?"
+            params.append(after_id)
+        if before_id is not None:
+            where += " AND m.id < ?"
+            params.append(before_id)
+        return [
+            r[0] for r in self.conn.execute(f"SELECT m.id FROM messages m WHERE {where} ORDER BY m.id DESC", params)
+        ]
+
     def get_summaries(self, ids: Sequence[int]) -> list[MessageSummary]:
         """Fresh rows for the given ids (in id order), in one query: for refreshing the rows on screen."""
         if not ids:

@@ -33,6 +33,12 @@ def ids_of(model: QueueTableModel) -> list[int]:
     return [model.data(model.index(r, 0), ID_ROLE) for r in range(model.rowCount())]
 
 
+def search(qtbot, model: QueueTableModel, statuses, text: str) -> None:
+    """Set a filter with a search and wait for its matches (found in a background thread)."""
+    model.set_filter(statuses, text)
+    qtbot.waitUntil(lambda: not model.searching)
+
+
 def bulk(queue: Queue, clock: FakeClock, n: int) -> None:
     queue.add_sender("@example.com")
     msgs = [
@@ -45,7 +51,7 @@ def bulk(queue: Queue, clock: FakeClock, n: int) -> None:
     enqueue_many(queue, msgs)
 
 
-def test_model_passes_the_qt_model_tester_before_and_while_it_changes(queue, clock, qtmodeltester):
+def test_model_passes_the_qt_model_tester_before_and_while_it_changes(qtbot, queue, clock, qtmodeltester):
     model = QueueTableModel(queue, clock)
     qtmodeltester.check(model)  # empty
     varied = fill_varied(queue, clock)
@@ -59,7 +65,7 @@ def test_model_passes_the_qt_model_tester_before_and_while_it_changes(queue, clo
     model.apply_changes([varied.queued])
     model.set_filter(["sent", "bounced"])
     assert model.rowCount() == 2
-    model.set_filter(None, "quarterly report 1")
+    search(qtbot, model, None, "quarterly report 1")
     assert {text(model, r, COL_SUBJECT) for r in range(model.rowCount())} >= {"Quarterly report 10"}
     model.set_filter(None)
     queue.delete([new[0]])
@@ -103,17 +109,19 @@ def test_next_attempt_is_relative_to_the_injected_clock(queue, clock):
     assert text(model, row, COL_NEXT) == "now"
 
 
-def test_filter_by_state_and_search_by_address_or_subject(queue, clock):
+def test_filter_by_state_and_search_by_address_or_subject(qtbot, queue, clock):
     v = fill_varied(queue, clock)
     model = QueueTableModel(queue, clock)
     model.set_filter(["deferred"])
     assert ids_of(model) == [v.deferred]
-    model.set_filter(None, "nobody@example")
+    search(qtbot, model, None, "nobody@example")
     assert ids_of(model) == [v.bounced]
-    model.set_filter(None, "team LUNCH")
+    search(qtbot, model, None, "team LUNCH")
     assert ids_of(model) == [v.queued]
-    model.set_filter(["sent"], "team lunch")
+    search(qtbot, model, ["sent"], "team lunch")
     assert ids_of(model) == []
+    search(qtbot, model, ["sent", "queued"], "team lunch")
+    assert ids_of(model) == [v.queued]
 
 
 def test_pages_are_read_lazily_and_every_row_is_the_right_message(queue, clock):
@@ -214,10 +222,10 @@ def test_under_a_state_filter_rows_moving_in_or_out_reload_the_list(queue, clock
     assert model.rowCount() != before
 
 
-def test_row_of_finds_messages_from_either_end_of_the_list(queue, clock):
+def test_row_of_finds_messages_from_either_end_of_the_list(qtbot, queue, clock):
     bulk(queue, clock, 300)
     model = QueueTableModel(queue, clock)
-    model.set_filter(None, "bulk")
+    search(qtbot, model, None, "bulk")
     expected = sorted((s.id for s in queue.list_messages(limit=1000)), reverse=True)
     for row in (0, 1, 150, 298, 299):
         assert model.row_of(expected[row]) == row
@@ -254,3 +262,45 @@ def test_while_the_scroll_bar_is_dragged_rows_are_placeholders_until_it_rests(qu
     model.fetch_visible()
     assert changed == [(300, 320)]
     assert model.data(model.index(300, COL_SUBJECT), D).startswith("bulk ")
+
+
+def test_a_search_runs_in_the_background_and_follows_new_matches(qtbot, queue, clock, qtmodeltester):
+    bulk(queue, clock, 400)
+    model = QueueTableModel(queue, clock)
+    qtmodeltester.check(model)
+    states = []
+    model.searchingChanged.connect(states.append)
+    model.set_filter(None, "bulk 1")  # bulk 1, 10-19, 100-199: 111 matches
+    assert model.searching and model.rowCount() == 0  # the GUI thread did not wait for the scan
+    qtbot.waitUntil(lambda: not model.searching)
+    assert states == [True, False]
+    assert model.rowCount() == 111
+    subjects = [model.data(model.index(r, COL_SUBJECT), D) for r in range(111)]
+    assert subjects[0] == "bulk 199" and subjects[-1] == "bulk 1"
+    assert all(s.startswith("bulk 1") for s in subjects)
+    # New matching messages arrive at the top; others do not show.
+    enqueue(queue, clock, 1, subject="bulk 1 again")
+    enqueue(queue, clock, 2, subject="something else")
+    model.apply_changes([], external=True)
+    assert model.rowCount() == 112
+    assert model.data(model.index(0, COL_SUBJECT), D) == "bulk 1 again"
+    # A refresh searches again, keeping the list on show until the new matches are in.
+    model.refresh()
+    assert model.searching and model.rowCount() == 112
+    qtbot.waitUntil(lambda: not model.searching)
+    assert model.rowCount() == 112
+    # Clearing the search goes back to paging in SQL.
+    model.set_filter(None, "")
+    assert not model.searching and model.rowCount() == 402
+    model.shutdown()
+
+
+def test_a_newer_search_supersedes_an_older_one(qtbot, queue, clock):
+    bulk(queue, clock, 200)
+    model = QueueTableModel(queue, clock)
+    model.set_filter(None, "bulk 1")
+    model.set_filter(None, "bulk 19")
+    qtbot.waitUntil(lambda: not model.searching)
+    subjects = [model.data(model.index(r, COL_SUBJECT), D) for r in range(model.rowCount())]
+    assert len(subjects) == 11 and all(s.startswith("bulk 19") for s in subjects)  # 19, 190-199
+    model.shutdown()

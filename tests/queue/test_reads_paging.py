@@ -41,3 +41,14 @@ def test_enqueue_many_spreads_creation_times_and_refuses_unauthorized_senders(au
     with pytest.raises(InvalidSenderError, match=r"sender: 'eve@evil\.example'"):
         enqueue_many(authorized, [outgoing(subject="ok"), outgoing(sender="eve@evil.example")])
     assert authorized.count_messages() == 2  # nothing of the refused batch was stored
+
+
+def test_message_ids_lists_every_match_newest_first(authorized):
+    ids = [authorized.enqueue(outgoing(subject=f"topic {i % 3}", to=f"r{i}@example.org")) for i in range(12)]
+    authorized.cancel(ids[3])
+    assert authorized.message_ids() == ids[::-1]
+    assert authorized.message_ids(search="topic 1") == [i for n, i in enumerate(ids) if n % 3 == 1][::-1]
+    assert authorized.message_ids(search="R7@EXAMPLE") == [ids[7]]
+    assert authorized.message_ids("cancelled") == [ids[3]]
+    assert authorized.message_ids(search="topic", after_id=ids[8], before_id=ids[11]) == [ids[10], ids[9]]
+    assert authorized.message_ids(search="100%_") == []  # LIKE wildcards are matched literally

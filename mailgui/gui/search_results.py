@@ -1,0 +1,80 @@
+"""Searches of the queue run in a thread of their own, so typing in the search box never freezes the window.
+
+A search (``LIKE`` on subject, sender and recipients) scans the whole table: over a million messages that takes
+a second or more. :class:`BackgroundSearch` finds every matching id once, on its own connection to the queue
+file, and hands the list back to the GUI thread through a queued signal; the model then reads pages by id.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from mailgui.errors import Error
+from mailgui.queue import Queue
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundSearch(QObject):
+    """Runs one search at a time; starting another interrupts the one in progress."""
+
+    finished = Signal(int, object)  # (token from start(), list of ids newest first | the Error that stopped it)
+
+    def __init__(self, path: str, parent: Any = None):
+        super().__init__(parent)
+        self.path = path
+        self._token = 0
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._running: dict[int, Queue] = {}
+
+    def start(self, statuses: Sequence[str] | None, search: str) -> int:
+        with self._lock:
+            self._token += 1
+            token = self._token
+            for q in self._running.values():
+                q.conn.interrupt()  # thread-safe in sqlite3: the old scan stops at its next step
+        thread = threading.Thread(
+            target=self._run, args=(token, statuses, search), name=f"mailgui-search-{token}", daemon=True
+        )
+        self._threads = [t for t in self._threads if t.is_alive()]
+        self._threads.append(thread)
+        thread.start()
+        return token
+
+    def _run(self, token: int, statuses: Sequence[str] | None, search: str) -> None:
+        result: list[int] | Exception
+        try:
+            with Queue(self.path) as q:
+                with self._lock:
+                    if token != self._token:
+                        return  # already superseded
+                    self._running[token] = q
+                try:
+                    result = q.message_ids(statuses, search)
+                finally:
+                    with self._lock:
+                        self._running.pop(token, None)
+        except Exception as exc:  # sqlite3 errors too: the thread must report, never die silently
+            if token == self._token:
+                log.warning("searching the queue for %r failed: %s", search, exc)
+            result = exc if isinstance(exc, Error) else Error(f"search: {exc}")
+        if token == self._token:
+            self.finished.emit(token, result)  # queued to the GUI thread: the receiver lives there
+
+    def wait(self, timeout: float = 10.0) -> bool:
+        """Interrupt what runs and join the threads (on close, and in tests). False if one is still going."""
+        with self._lock:
+            self._token += 1
+            for q in self._running.values():
+                q.conn.interrupt()
+        for t in self._threads:
+            t.join(timeout)
+        alive = any(t.is_alive() for t in self._threads)
+        self._threads = [t for t in self._threads if t.is_alive()]
+        return not alive
