@@ -131,8 +131,8 @@ class AppSession:
                 log.exception("stopping the delivery worker failed")
         await self.tasks.cancel_all()
         if self.window is not None:
-            settings_tasks = self.window.settings_pane.tasks
-            await settings_tasks.cancel_all()
+            await self.window.settings_pane.tasks.cancel_all()
+            await self.window.tasks.cancel_all()
             self.window.hide()
             self.window.deleteLater()
         if self.queue is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 from collections.abc import Callable, Iterable
@@ -29,9 +30,11 @@ from mailgui import mail
 from mailgui.clock import Clock
 from mailgui.errors import Error
 from mailgui.gui.compose import ComposeWindow
+from mailgui.gui.counts import CountsReader
 from mailgui.gui.drafts_view import DraftsView
 from mailgui.gui.resources import icon
 from mailgui.gui.settings_pane import ConnectionTester, SettingsPane
+from mailgui.gui.tasks import TaskSet
 from mailgui.queue import Queue, Status
 from mailgui.queue.drafts import DraftFields
 
@@ -121,6 +124,12 @@ class MainWindow(QMainWindow):
         self.autosave_delay = autosave_delay
         self.compose_windows: list[ComposeWindow] = []
         self.worker_status = WorkerStatus("stopped")
+        self.tasks = TaskSet("main window")
+        self.counts_reader = CountsReader(queue.path)
+        self._counts_task: asyncio.Task[None] | None = None
+        self._counts_dirty = False
+        self._closing = False
+        self.new_bounces = 0
         self.new_deferrals: set[int] = set()
         self._pending_ids: set[int] = set()
         self.setWindowTitle(f"mailgui — {queue.path}")
@@ -358,13 +367,45 @@ class MainWindow(QMainWindow):
         self.refresh_counts()
 
     def refresh_counts(self) -> None:
+        """Update the counts and the badge: on the counts thread when the loop runs, else here (no loop: tests)."""
+        if self._closing:
+            return
         try:
-            counts = self.queue.counts_by_status()
-            bounces = self.queue.count_bounces()
+            asyncio.get_running_loop()
+        except RuntimeError:
+            try:
+                self._show_counts(self.queue.counts_by_status(), self.queue.count_bounces())
+            except Error as exc:
+                self._counts_failed(exc)
+            return
+        if self._counts_task is not None and not self._counts_task.done():
+            self._counts_dirty = True  # read again when the read in flight returns
+            return
+        self._counts_task = self.tasks.start(self._read_counts())
+
+    async def _read_counts(self) -> None:
+        while True:
+            self._counts_dirty = False
+            try:
+                counts, bounces = await self.counts_reader.read()
+            except Error as exc:
+                self._counts_failed(exc)
+                return
+            if self._closing:
+                return
+            self._show_counts(counts, bounces)
+            if not self._counts_dirty:
+                return
+
+    def _counts_failed(self, exc: Error) -> None:
+        self.counts_label.setText(f"Queue file problem: {exc}")
+        log.error("main window: counts failed: %s", exc)
+
+    def _show_counts(self, counts: dict[str, int], bounces: int) -> None:
+        try:
             seen = int(self.queue.get_setting(_SEEN_BOUNCES_KEY) or 0)
         except Error as exc:
-            self.counts_label.setText(f"Queue file problem: {exc}")
-            log.error("main window: counts failed: %s", exc)
+            self._counts_failed(exc)
             return
         order = (Status.QUEUED, Status.SENDING, Status.DEFERRED, Status.SENT, Status.BOUNCED, Status.CANCELLED)
         parts = [f"{counts.get(s, 0)} {s}" for s in order if counts.get(s, 0) or s in (Status.QUEUED, Status.SENT)]
@@ -395,6 +436,8 @@ class MainWindow(QMainWindow):
         except Error as exc:
             log.error("main window: could not record seen bounces: %s", exc)
         self.new_deferrals.clear()
+        self.new_bounces = 0
+        self._update_badge()  # at once: the user just looked
         self.refresh_counts()
 
     # -- compose ----------------------------------------------------------------------------------------
