@@ -229,3 +229,44 @@ def test_every_common_action_has_a_keyboard_shortcut(aloop: AsyncRunner, authori
         await task
 
     aloop.run(go())
+
+
+def test_edit_as_new_opens_compose_prefilled_from_the_queued_message(
+    aloop: AsyncRunner, authorized: Queue, db_path: Path
+) -> None:
+    from mailgui import mail
+
+    authorized.add_sender("ann@example.com")
+    message_id = mail.EmailMessage(
+        sender="Ann <ann@example.com>",
+        to=["Bob <bob@example.org>"],
+        cc="carol@example.org",
+        bcc="dave@example.org",
+        subject="Figures",
+        body="See the file.",
+        html="<p>See the file.</p>",
+        attachments=[("figures.csv", b"a,b\n1,2\n")],
+    ).send(db=db_path)
+    session = AppSession(db_path, backend=RecordingBackend())
+
+    async def go() -> None:
+        task = asyncio.ensure_future(session.run())
+        await asyncio.wait_for(session.started.wait(), 10)
+        window = session.window
+        assert window is not None and window.queue_view is not None
+        window.queue_view.editAsNew.emit(message_id)
+        [compose] = window.compose_windows
+        assert compose.sender_box.currentText() == "Ann <ann@example.com>"
+        assert compose.to_field.entries() == ["Bob <bob@example.org>"]
+        assert compose.cc_field.entries() == ["carol@example.org"]
+        assert compose.bcc_field.entries() == ["dave@example.org"]  # from the envelope: Bcc is not in the headers
+        assert compose.subject_edit.text() == "Figures"
+        assert compose.body_edit.toPlainText().strip() == "See the file."
+        assert compose.html_check.isChecked() and "<p>See the file.</p>" in compose.html_edit.toPlainText()
+        assert compose.attachments.items == [("figures.csv", b"a,b\n1,2\n")]
+        new_id = compose.send()
+        assert new_id is not None and new_id != message_id
+        session.close()
+        await task
+
+    aloop.run(go())
