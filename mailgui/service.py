@@ -155,6 +155,10 @@ def run_local_relay(db: Path, *, port: int) -> int:
     """``mailgui local-relay``: serve the built-in relay on 127.0.0.1 until Ctrl+C or SIGTERM."""
     from mailgui.relay import LocalRelay
 
+    if not logging.getLogger().handlers:  # one line per message taken or refused; aiosmtpd's chatter only if bad
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
+
     async def serve() -> None:
         relay = LocalRelay(db, port=port)
         bound = await relay.start()

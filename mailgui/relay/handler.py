@@ -78,6 +78,13 @@ class RelayHandler:
         mailbox_id = await self.storage.store_received(
             sender, envelope.rcpt_tos, envelope.original_content, format_peer(session.peer)
         )
+        log.info(
+            "local relay: message %d from <%s> to %s (%d bytes)",
+            mailbox_id,
+            sender,
+            ", ".join(f"<{r}>" for r in envelope.rcpt_tos),
+            len(envelope.original_content),
+        )
         done = [counter_key(b, sender, r) for r, b in behaviours.items() if b in _RESET_AFTER_SUCCESS]
         if done:
             await self.storage.reset_sim(done)
