@@ -182,6 +182,7 @@ class DetailsPane(QWidget):
             item.setToolTip(3, item.text(3))
             self.recipients.addTopLevelItem(item)
         self.recipients.resizeColumnToContents(0)
+        self.recipients.setColumnWidth(0, min(self.recipients.columnWidth(0), 220))  # leave room for the reply
         self.recipients.setColumnWidth(1, 44)
         self.recipients.setColumnWidth(2, 100)
 
@@ -207,6 +208,7 @@ class DetailsPane(QWidget):
         self.attempts.expandToDepth(0)
         for col in range(2):
             self.attempts.resizeColumnToContents(col)
+        self.attempts.setColumnWidth(0, min(self.attempts.columnWidth(0), 240))
         self.attempts.setColumnWidth(2, max(self.attempts.columnWidth(2), 260))
 
         if reload_content:

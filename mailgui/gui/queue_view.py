@@ -43,7 +43,7 @@ FILTERS: list[tuple[str, tuple[str, ...] | None, str]] = [
     *((style.word, (state,), style.icon_name) for state, style in status_style.MESSAGE_STATES.items()),
 ]
 
-COLUMN_WIDTHS = (96, 84, 110, 160, 200, 64, 96)  # every column but the last (last reply), which stretches
+COLUMN_WIDTHS = (92, 76, 110, 150, 190, 64, 86)  # every column but the last (last reply), which stretches
 ROW_HEIGHT = 26
 UPDATE_DELAY_MS = 150  # worker updates that arrive within this are shown together
 SEARCH_DELAY_MS = 300
@@ -85,9 +85,10 @@ class QueueView(QWidget):
         splitter.setChildrenCollapsible(False)
         splitter.addWidget(self.table)
         splitter.addWidget(self.details)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([660, 340])  # proportions: the table gets the room, the details the rest
+        splitter.setStretchFactor(0, 5)
+        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([700, 300])  # proportions: the table gets the room, the details the rest
+        self.details.setMinimumWidth(300)
         self.splitter = splitter
 
         layout = QVBoxLayout(self)
