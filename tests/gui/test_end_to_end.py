@@ -377,3 +377,30 @@ def test_saving_new_relay_settings_restarts_delivery_on_them(
             assert authorized.count_mailbox() == 0
 
     aloop.run(go())
+
+
+def test_a_relay_that_cannot_be_used_is_said_in_the_status_bar_and_fixed_from_settings(
+    aloop: AsyncRunner, authorized: Queue, db_path: Path, clock: FakeClock
+) -> None:
+    Settings(authorized).set("relay.mode", "smtp")  # but no relay.host
+
+    async def go() -> None:
+        options = {"poll_interval": 0.02, "policy": RetryPolicy(jitter=0.0), "stop_grace": 0.5}
+        session = AppSession(db_path, clock=clock, backend=WorkerBackend(db_path, clock=clock, **options))
+        task = asyncio.ensure_future(session.run())
+        await asyncio.wait_for(session.started.wait(), 10)
+        window = session.window
+        assert window is not None
+        assert window.worker_status.state == "stopped"
+        assert window.worker_label.text() == "Sending: stopped: relay.host: no relay host is set"
+        async with SMTPTestServer() as server:
+            pane = window.settings_pane
+            pane.host_edit.setText("127.0.0.1")
+            pane.port_spin.setValue(server.port)
+            pane.security_box.setCurrentIndex(pane.security_box.findData("none"))
+            assert pane.save()
+            await until(lambda: window.worker_status.state == "running", what="delivery to start")
+            session.close()
+            assert await task == 0
+
+    aloop.run(go())
