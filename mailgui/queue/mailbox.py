@@ -88,14 +88,25 @@ class MailboxStore:
     # -- the mailbox ----------------------------------------------------------------------------------
     def store_received(self, mail_from: str, rcpt_to: Sequence[str], raw: bytes, peer: str) -> int:
         """Keep one message as it arrived (bytes untouched); returns its mailbox id once committed."""
-        from_header, subject = display_headers(raw)
+        return self.store_received_many([(mail_from, rcpt_to, raw, peer)])[0]
+
+    def store_received_many(self, messages: Sequence[tuple[str, Sequence[str], bytes, str]]) -> list[int]:
+        """Keep several messages (mail_from, rcpt_to, raw, peer) in one transaction: one fsync for all."""
+        now = self.clock.now()
+        rows = [
+            (now, mail_from, json.dumps(list(rcpt_to)), peer, *display_headers(raw), bytes(raw))
+            for mail_from, rcpt_to, raw, peer in messages
+        ]
         with transaction(self.conn, self.path) as c:
-            cur = c.execute(
-                """INSERT INTO mailbox(received_at, mail_from, rcpt_to, peer, from_header, subject, raw)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                (self.clock.now(), mail_from, json.dumps(list(rcpt_to)), peer, from_header, subject, bytes(raw)),
-            )
-            return int(cur.lastrowid or 0)
+            ids = []
+            for row in rows:
+                cur = c.execute(
+                    """INSERT INTO mailbox(received_at, mail_from, rcpt_to, peer, from_header, subject, raw)
+                       VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                    row,
+                )
+                ids.append(int(cur.lastrowid or 0))
+            return ids
 
     def count_mailbox(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM mailbox").fetchone()[0])

@@ -2,7 +2,8 @@
 
 The relay runs in the caller's loop (the GUI's, through qasync, or the headless worker's). A write to the
 queue file fsyncs and may wait on another process's lock, so each call runs on one thread of its own; one
-thread also keeps the calls on this connection in order.
+thread also keeps the calls on this connection in order. Messages that arrive together (on several
+connections) are committed together, one fsync for the lot; each is answered only once it is committed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class RelayStorage:
         self.clock = clock
         self._executor: ThreadPoolExecutor | None = None
         self._queue: Queue | None = None
+        self._arrivals: list[tuple[tuple[str, list[str], bytes, str], asyncio.Future[int]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailgui-relay-db")
@@ -39,6 +42,8 @@ class RelayStorage:
     async def close(self) -> None:
         if self._executor is None:
             return
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
         try:
             if self._queue is not None:
                 await self._run(self._queue.close)
@@ -59,7 +64,26 @@ class RelayStorage:
         return self._queue
 
     async def store_received(self, mail_from: str, rcpt_to: Sequence[str], raw: bytes, peer: str) -> int:
-        return await self._run(self.queue.store_received, mail_from, list(rcpt_to), raw, peer)
+        """Store one message; returns its mailbox id once committed (possibly with others that came with it)."""
+        arrived: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._arrivals.append(((mail_from, list(rcpt_to), raw, peer), arrived))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_arrivals(), name="mailgui-relay-store")
+        return await arrived  # a dropped client cancels only its own wait; the batch is written regardless
+
+    async def _write_arrivals(self) -> None:
+        while self._arrivals:
+            batch, self._arrivals = self._arrivals, []
+            try:
+                ids = await self._run(self.queue.store_received_many, [item for item, _ in batch])
+            except Exception as exc:
+                for _, arrived in batch:
+                    if not arrived.done():
+                        arrived.set_exception(exc)
+                continue
+            for (_, arrived), new_id in zip(batch, ids, strict=True):
+                if not arrived.done():
+                    arrived.set_result(new_id)
 
     async def bump_sim(self, key: str) -> int:
         return await self._run(self.queue.bump_sim, key)

@@ -97,3 +97,15 @@ def test_sim_counters_count_persist_and_reset(queue: Queue, db_path: Path) -> No
     assert queue.get_sim("greylist:a:b") == 1
     assert queue.clear_sim() == 1
     assert queue.get_sim("greylist:a:b") == 0
+
+
+def test_store_received_many_keeps_order_in_one_call(queue: Queue) -> None:
+    ids = queue.store_received_many(
+        [
+            ("a@example.com", ["x@example.org"], b"Subject: one\r\n\r\n", "p1"),
+            ("", ["you@localhost"], b"\r\n2\r\n", "p2"),
+        ]
+    )
+    assert len(ids) == 2 and ids[0] < ids[1]
+    assert [(e.subject, e.peer) for e in queue.list_mailbox()] == [("", "p2"), ("one", "p1")]
+    assert queue.store_received_many([]) == []

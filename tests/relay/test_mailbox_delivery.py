@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
+from pathlib import Path
 
 import aiosmtplib
 import pytest
@@ -10,6 +13,7 @@ import pytest
 from mailgui.clock import FakeClock
 from mailgui.queue import Queue
 from mailgui.relay import LocalRelay
+from mailgui.relay.storage import RelayStorage
 from tests.relay.client import connect, send
 
 # 8-bit and UTF-8 content, a line starting with a dot (dot-stuffed on the wire), a long line, no trailing blank.
@@ -92,3 +96,27 @@ async def test_storage_failure_answers_451_and_is_logged(
     assert err.value.message.startswith("4.3.0 ")
     assert "local relay: cannot take the message" in caplog.text
     assert queue.count_mailbox() == 0
+
+
+async def test_messages_arriving_together_are_committed_together(db_path: Path, clock: FakeClock) -> None:
+    storage = RelayStorage(db_path, clock)
+    await storage.open()
+    try:
+        batches: list[int] = []
+        real = storage.queue.store_received_many
+
+        def spy(items: Sequence[tuple[str, Sequence[str], bytes, str]]) -> list[int]:
+            batches.append(len(items))
+            return real(items)
+
+        storage.queue.store_received_many = spy  # type: ignore[method-assign]
+        raws = [f"Subject: {n}\r\n\r\nbody {n}\r\n".encode() for n in range(5)]
+        ids = await asyncio.gather(*(storage.store_received("a@example.com", ["b@example.org"], r, "") for r in raws))
+        assert batches == [5]  # one transaction, one fsync
+        later = await storage.store_received("a@example.com", ["b@example.org"], b"\r\nlater\r\n", "")
+        assert batches == [5, 1]
+        with Queue(db_path) as q:
+            assert [q.get_received(i).raw for i in ids] == raws  # each sender got its own message's id
+            assert later not in ids
+    finally:
+        await storage.close()
