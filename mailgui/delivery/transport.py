@@ -85,6 +85,7 @@ class SmtpConnection:
         self.needs_reset = False
         self.last_used = 0.0
         self.opened_at = 0.0  # loop time the session was ready
+        self._deadline: asyncio.Timeout | None = None
 
     @property
     def is_open(self) -> bool:
@@ -178,11 +179,14 @@ class SmtpConnection:
         try:
             if not self.client.is_connected:
                 raise StaleConnection(self.target.name)
-            if self.needs_reset or loop.time() - self.last_used > IDLE_CHECK_SECONDS:
-                self.stage = "RSET"
-                await self.client.rset()
-                self.needs_reset = False
-            replies = await self._transaction(sender, recipients, raw, smtputf8)
+            # One deadline, moved forward at every step (cheaper than aiosmtplib's wait_for per reply).
+            async with asyncio.timeout(None) as deadline:
+                self._deadline = deadline
+                if self.needs_reset or loop.time() - self.last_used > IDLE_CHECK_SECONDS:
+                    self._step("RSET")
+                    await self.client.rset(timeout=None)
+                    self.needs_reset = False
+                replies = await self._transaction(sender, recipients, raw, smtputf8)
         except StaleConnection:
             self.abort()
             raise
@@ -200,58 +204,70 @@ class SmtpConnection:
         except Exception as exc:
             self.abort()
             raise relay_error(exc, self.target, self.stage) from exc
+        finally:
+            self._deadline = None
         self.transactions += 1
         self.last_used = loop.time()
         return replies
 
+    def _step(self, stage: str) -> None:
+        self.stage = stage
+        if self._deadline is not None:
+            self._deadline.reschedule(asyncio.get_running_loop().time() + self.target.timeout)
+
+    async def _command(self, verb: bytes, arg: bytes, options: list[bytes]) -> aiosmtplib.SMTPResponse:
+        return await self.client.execute_command(verb, arg, *options, timeout=None)
+
     async def _transaction(
         self, sender: str, recipients: Sequence[str], raw: bytes, smtputf8: bool
     ) -> list[RecipientReply]:
+        """MAIL, RCPT per recipient, DATA. Addresses were validated when queued, so they are sent as they are
+        (aiosmtplib's mail()/rcpt() would parse each one again with email.utils on every message)."""
         client = self.client
-        options: list[str] = []
+        options: list[bytes] = []
         encoding = "ascii"
         if smtputf8:
             if not client.supports_extension("smtputf8"):
-                self.needs_reset = False
                 text = f"5.6.7 SMTPUTF8 is required, but was not offered by {self.target.name}"
                 return [RecipientReply(a, None, text, "MAIL FROM", Outcome.PERMANENT) for a in recipients]
-            options.append("SMTPUTF8")
+            options.append(b"SMTPUTF8")
             encoding = "utf-8"
         if not raw.isascii() and client.supports_extension("8bitmime"):
-            options.append("BODY=8BITMIME")
+            options.append(b"BODY=8BITMIME")
 
-        self.stage = "MAIL FROM"
-        try:
-            await client.mail(sender, options=options, encoding=encoding)
-        except aiosmtplib.SMTPSenderRefused as exc:
-            self._closing_check(exc)
+        self._step("MAIL FROM")
+        response = await self._command(b"MAIL", b"FROM:<" + sender.encode(encoding) + b">", options)
+        if response.code != 250:
+            self._closing_check(response)
             self.needs_reset = True
-            return [RecipientReply(a, exc.code, exc.message, "MAIL FROM", outcome_of(exc.code)) for a in recipients]
+            outcome = outcome_of(response.code)
+            if outcome is Outcome.DELIVERED:  # not 250, yet 2xx: nothing to build on; try again later
+                outcome = Outcome.TEMPORARY
+            return [RecipientReply(a, response.code, response.message, "MAIL FROM", outcome) for a in recipients]
 
-        self.stage = "RCPT TO"
+        self._step("RCPT TO")
         replies: dict[str, RecipientReply] = {}
         accepted: list[str] = []
         for address in recipients:
-            try:
-                await client.rcpt(address, encoding=encoding)
-            except aiosmtplib.SMTPRecipientRefused as exc:
-                self._closing_check(exc)
-                outcome = outcome_of(exc.code)
-                if outcome is Outcome.DELIVERED:  # an odd 2xx (252...): the server took the address
-                    accepted.append(address)
-                else:
-                    replies[address] = RecipientReply(address, exc.code, exc.message, "RCPT TO", outcome)
-            else:
+            response = await self._command(b"RCPT", b"TO:<" + address.encode(encoding) + b">", [])
+            if response.code in (250, 251):
                 accepted.append(address)
+                continue
+            self._closing_check(response)
+            outcome = outcome_of(response.code)
+            if outcome is Outcome.DELIVERED:  # an odd 2xx (252...): the server took the address
+                accepted.append(address)
+            else:
+                replies[address] = RecipientReply(address, response.code, response.message, "RCPT TO", outcome)
         if not accepted:
             self.needs_reset = True
             return [replies[a] for a in recipients]
 
-        self.stage = "DATA"
+        self._step("DATA")
         try:
-            response = await client.data(raw)
+            response = await client.data(raw, timeout=None)
         except aiosmtplib.SMTPDataError as exc:
-            self._closing_check(exc)
+            self._closing_check(aiosmtplib.SMTPResponse(exc.code, exc.message))
             self.needs_reset = True
             for address in accepted:
                 replies[address] = RecipientReply(address, exc.code, exc.message, "DATA", outcome_of(exc.code))
@@ -262,13 +278,14 @@ class SmtpConnection:
                 )
         return [replies[a] for a in recipients]
 
-    def _closing_check(self, exc: aiosmtplib.SMTPResponseException) -> None:
-        if exc.code == SERVICE_CLOSING:
+    def _closing_check(self, response: aiosmtplib.SMTPResponse) -> None:
+        if response.code == SERVICE_CLOSING:
             raise RelayError(
                 RelayFault.CLOSING,
-                f"{self.target.name} is not taking mail now: {reply_line(exc.code, exc.message)} (at {self.stage})",
-                code=exc.code,
-                reply=exc.message,
+                f"{self.target.name} is not taking mail now: {reply_line(response.code, response.message)} "
+                f"(at {self.stage})",
+                code=response.code,
+                reply=response.message,
             )
 
     # -- closing --------------------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 It is Postfix's queue manager and SMTP client in one asyncio object. Claims are leased, so two workers on one
 queue file (the GUI's and a headless one) never send a message twice at once, and a killed worker's messages
 come back when its leases run out. Outcomes are written in batches (one transaction for the sends that ended
-together). When the relay as a whole fails, the worker stops claiming and tries one connection again after a
-growing pause, instead of hammering it.
+together) on a thread of their own (``QueueThread``), so commits never stall the loop. When the relay as a
+whole fails, the worker stops claiming and tries one connection again after a growing pause.
 
 Time comes from the injected clock: tests advance a FakeClock and call :meth:`Worker.run_once`; nothing sleeps.
 """
@@ -18,11 +18,10 @@ import random
 import socket
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 from mailgui.clock import Clock
-from mailgui.delivery.classify import RelayError, RelayFault, enhanced_status, recipient_status
+from mailgui.delivery.classify import RelayError, RelayFault, recipient_status
 from mailgui.delivery.events import (
     PAUSED,
     RUNNING,
@@ -36,7 +35,9 @@ from mailgui.delivery.events import (
     WorkerState,
 )
 from mailgui.delivery.policy import RelayBackoff, RetryPolicy
-from mailgui.delivery.report import DELAYED, FAILED, OriginalMessage, ReportRecipient, build_report
+from mailgui.delivery.queue_thread import QueueThread
+from mailgui.delivery.report import DELAYED
+from mailgui.delivery.reporting import FinishedAttempt, Reporter
 from mailgui.delivery.target import RelayTarget, local_hostname
 from mailgui.delivery.transport import (
     ConnectionPool,
@@ -45,32 +46,15 @@ from mailgui.delivery.transport import (
     SmtpConnection,
     StaleConnection,
 )
-from mailgui.errors import Error, LeaseLostError, StorageError
-from mailgui.queue import (
-    Attempt,
-    AttemptOutcome,
-    ClaimedMessage,
-    Queue,
-    RecipientResult,
-    RecipientStatus,
-    Status,
-)
+from mailgui.errors import Error, LeaseLostError, UnknownMessageError
+from mailgui.queue import Attempt, AttemptOutcome, ClaimedMessage, Queue, RecipientResult, RecipientStatus, Status
+from mailgui.queue.records import NewReport
 from mailgui.settings import Settings
 
 log = logging.getLogger(__name__)
 
 RelaySource = RelayTarget | Callable[[], RelayTarget]
-
-
-@dataclass
-class _Outcome:
-    """A finished attempt waiting to be written (with the replies, for the report's wording)."""
-
-    msg: ClaimedMessage
-    attempt: Attempt
-    retry_at: float | None
-    replies: dict[str, RecipientReply] = field(default_factory=dict)
-    relay_error: RelayError | None = None
+Recorded = tuple[AttemptOutcome | LeaseLostError | UnknownMessageError, int | None]
 
 
 def default_owner() -> str:
@@ -83,6 +67,9 @@ class Worker:
     ``run()`` keeps going until ``stop`` is set (or, with ``until_idle``, until nothing is queued, sending or
     deferred); ``run_once()`` does what is due now and returns. Leases last ``lease_seconds`` (default: the
     ``worker.lease`` setting). Listen with :meth:`subscribe` (callback) or :meth:`events` (asyncio queue).
+
+    The worker writes through a connection of its own to ``queue.path`` (on a helper thread); ``queue`` itself
+    is only read, from the loop.
     """
 
     def __init__(
@@ -99,18 +86,18 @@ class Worker:
         poll_interval: float = 1.0,
         idle_close: float = 5.0,
         stop_grace: float = 5.0,
-        record_delay: float = 0.0,
+        record_delay: float = 0.005,
         reporting_mta: str | None = None,
         rng: random.Random | None = None,
     ):
         self.queue = queue
         self.clock = clock
         self.owner = owner or default_owner()
-        self.reporting_mta = reporting_mta or local_hostname()
+        self.reporter = Reporter(reporting_mta or local_hostname())
         self.poll_interval = poll_interval
         self.idle_close = idle_close
         self.stop_grace = stop_grace
-        self.record_delay = record_delay
+        self.record_delay = record_delay  # a send's outcome waits this long for others to share its commit
         self._relay_source = relay
         self._fixed_lease = lease_seconds
         self._fixed_policy = policy
@@ -119,6 +106,7 @@ class Worker:
         self.backoff = relay_backoff or RelayBackoff(rng=self._rng)
         self._custom_backoff = relay_backoff is not None
         self.hub = EventHub()
+        self.db = QueueThread(queue.path, clock)
         self.pool: ConnectionPool | None = None
         self.policy: RetryPolicy = policy or RetryPolicy(rng=self._rng)
         self.lease_seconds = lease_seconds or 300.0
@@ -128,7 +116,7 @@ class Worker:
         self._stopping = False
         self._running = False
         self._state = WorkerState(STOPPED)
-        self._outcomes: list[_Outcome] = []
+        self._outcomes: list[FinishedAttempt] = []
         self._claimed_at: dict[int, float] = {}
         self._in_flight = 0
         self._live = False  # run() is going: a recorder task writes outcomes as they come
@@ -212,7 +200,10 @@ class Worker:
 
     # -- one pass (tests: advance the clock, then run_once) -------------------------------------------
     async def run_once(self) -> int:
-        """Deliver everything due now (reports it causes included); returns how many attempts were recorded."""
+        """Deliver everything due now (reports it causes included); returns how many attempts were recorded.
+
+        Connections and the queue thread are closed again before it returns.
+        """
         pool = await self._prepare()
         before = self.recorded
         self._running = True
@@ -220,20 +211,18 @@ class Worker:
         try:
             while not self._paused:
                 now = self.clock.now()
-                if self.backoff.active(now):
-                    self._expire_overdue()
+                if self.backoff.active(now) or (self.backoff.unwell and not await self._probe()):
+                    await self._expire_overdue()
                     break
-                if self.backoff.unwell and not await self._probe():
-                    self._expire_overdue()
-                    break
-                claimed = self._claim(self.batch_size)
+                claimed = await self._claim(self.batch_size)
                 if not claimed:
                     break
                 await self._deliver_all(claimed)
-                self._flush()
+                await self._flush()
         finally:
-            self._flush()
+            await self._flush()
             await pool.close_idle()
+            await self.db.close()
         return self.recorded - before
 
     async def _deliver_all(self, claimed: list[ClaimedMessage]) -> None:
@@ -248,7 +237,7 @@ class Worker:
             await asyncio.gather(*(sender() for _ in range(min(self.pool.target.connections, len(work)))))
         finally:
             while work:
-                self._release(work.popleft())
+                await self._release(work.popleft())
 
     # -- running (GUI, command line) ------------------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None, until_idle: bool = False) -> None:
@@ -281,13 +270,13 @@ class Worker:
                 if self._paused:
                     pass
                 elif self.backoff.active(now):
-                    self._expire_overdue()
+                    await self._expire_overdue()
                     timeout = min(timeout, max(0.0, self.backoff.until - now))
                 elif self.backoff.unwell and not await self._probe():
                     continue
                 elif feed.qsize() < low_water:
                     want = self.batch_size - feed.qsize()
-                    claimed = self._claim(want)
+                    claimed = await self._claim(want)
                     for msg in claimed:
                         feed.put_nowait(msg)
                     if claimed:
@@ -318,15 +307,15 @@ class Worker:
             msg = await feed.get()
             if msg is None:
                 return
-            if feed.qsize() < low_water and self._poke is not None:
-                self._poke.set()
+            if feed.qsize() < low_water:
+                self.wake()
             self._in_flight += 1
             try:
                 await self._process_guarded(msg)
             finally:
                 self._in_flight -= 1
-                if self._poke is not None and not self._in_flight:
-                    self._poke.set()
+                if not self._in_flight:
+                    self.wake()
 
     async def _recorder_loop(self) -> None:
         assert self._record_signal is not None
@@ -335,7 +324,7 @@ class Worker:
             self._record_signal.clear()
             if self.record_delay:
                 await asyncio.sleep(self.record_delay)  # let a few more sends end: one commit for all
-            self._flush()
+            await self._flush()
             self.wake()
 
     async def _shut_down(
@@ -350,27 +339,26 @@ class Worker:
         while not feed.empty():
             msg = feed.get_nowait()
             if msg is not None:
-                self._release(msg)
+                await self._release(msg)
         for _ in senders:
             feed.put_nowait(None)
-        recorder.cancel()
         _, late = await asyncio.wait(senders, timeout=self.stop_grace)
         for task in late:
-            log.warning(
-                "stopping: abandoning a send still in flight after %g s (its lease is given back)", self.stop_grace
-            )
+            log.warning("stopping: abandoning a send in flight after %g s (its lease is given back)", self.stop_grace)
             task.cancel()
+        recorder.cancel()
         await asyncio.gather(*senders, recorder, stop_watch, return_exceptions=True)
         self._live = False
-        self._flush()
+        await self._flush()
         try:
-            released = self.queue.release_all(self.owner)
+            released = await self.db.call(lambda q: q.release_all(self.owner))
             if released:
                 log.info("stopping: gave back %d leases", released)
         except Error:
             log.exception("stopping: could not give the leases back (they expire on their own)")
         if self.pool is not None:
             await self.pool.close()
+        await self.db.close()
         self._running = False
         self._stopping = False
         self._poke = None
@@ -381,8 +369,9 @@ class Worker:
         return not any(counts.get(s, 0) for s in (Status.QUEUED, Status.SENDING, Status.DEFERRED))
 
     # -- claims and leases ----------------------------------------------------------------------------
-    def _claim(self, limit: int, *, expired_only: bool = False) -> list[ClaimedMessage]:
-        claimed = self.queue.claim_due(self.owner, limit, self.lease_seconds, expired_only=expired_only)
+    async def _claim(self, limit: int, *, expired_only: bool = False) -> list[ClaimedMessage]:
+        owner, lease = self.owner, self.lease_seconds
+        claimed = await self.db.call(lambda q: q.claim_due(owner, limit, lease, expired_only=expired_only))
         if claimed:
             t = asyncio.get_running_loop().time()
             for msg in claimed:
@@ -390,23 +379,23 @@ class Worker:
                 self.hub.publish(MessageEvent(msg.id, Status.SENDING))
         return claimed
 
-    def _release(self, msg: ClaimedMessage) -> None:
+    async def _release(self, msg: ClaimedMessage) -> None:
         self._claimed_at.pop(msg.id, None)
         try:
-            self.queue.release(msg.id, self.owner)
+            await self.db.call(lambda q: q.release(msg.id, self.owner))
         except Error:
             log.exception("message %d: could not give its lease back (it expires on its own)", msg.id)
             return
         self.hub.publish(MessageEvent(msg.id, Status.QUEUED if msg.attempts == 0 else Status.DEFERRED))
 
-    def _keep_lease(self, msg: ClaimedMessage) -> bool:
+    async def _keep_lease(self, msg: ClaimedMessage) -> bool:
         """Renew a lease that is half gone before sending on it; False if another worker has taken it over."""
         claimed_at = self._claimed_at.get(msg.id)
         now = asyncio.get_running_loop().time()
         if claimed_at is None or now - claimed_at < self.lease_seconds / 2:
             return True
         try:
-            self.queue.extend_lease(msg.id, self.owner, self.lease_seconds)
+            await self.db.call(lambda q: q.extend_lease(msg.id, self.owner, self.lease_seconds))
         except LeaseLostError:
             log.warning("message %d: lease lost before sending; another worker has it", msg.id)
             self._claimed_at.pop(msg.id, None)
@@ -429,22 +418,22 @@ class Worker:
             raise
         except Exception:
             log.exception("message %d: delivery failed unexpectedly; it goes back to the queue", msg.id)
-            self._release(msg)
+            await self._release(msg)
 
     async def _process(self, msg: ClaimedMessage) -> None:
         if self._holding_back():
-            self._release(msg)
+            await self._release(msg)
             return
-        if not self._keep_lease(msg):
+        if not await self._keep_lease(msg):
             return
         pool = self.pool
         assert pool is not None
         loop = asyncio.get_running_loop()
         started, t0 = self.clock.now(), loop.time()
         conn: SmtpConnection | None = None
-        replies: list[RecipientReply] | None = None
+        replies: list[RecipientReply] = []
         try:
-            if msg.recipients:
+            if msg.recipients:  # none pending (all settled before a crash): recording settles its state
                 for _ in range(3):
                     conn = await pool.acquire(self._gate)
                     try:
@@ -455,10 +444,8 @@ class Worker:
                         conn = None
                 else:
                     raise RelayError(RelayFault.DROPPED, f"{pool.target.name} keeps closing new connections at once")
-            else:
-                replies = []  # nothing pending (all done before a crash): recording settles its state
         except RelayBackedOff:
-            self._release(msg)
+            await self._release(msg)
             return
         except RelayError as exc:
             if conn is not None:
@@ -472,7 +459,7 @@ class Worker:
         except asyncio.CancelledError:
             if conn is not None:
                 pool.discard(conn)
-            self._release(msg)
+            await self._release(msg)
             raise
         if conn is not None:
             pool.mark_healthy()
@@ -509,16 +496,16 @@ class Worker:
         self._relay_recovered()
         return True
 
-    def _expire_overdue(self) -> None:
+    async def _expire_overdue(self) -> None:
         """While the relay is left alone, messages whose lifetime ran out are still given up (and reported)."""
         assert self.pool is not None
         now = self.clock.now()
-        while claimed := self._claim(self.batch_size, expired_only=True):
+        while claimed := await self._claim(self.batch_size, expired_only=True):
             for msg in claimed:
                 reason = f"not tried: {self.backoff.reason or 'the relay is unreachable'}"
                 results = tuple(RecipientResult(a, RecipientStatus.PENDING, None, reason) for a in msg.recipients)
                 self._add_outcome(msg, Attempt(now, 0.0, self.pool.target.name, results, error=reason), {}, None)
-            self._flush()
+            await self._flush()
 
     # -- outcomes ---------------------------------------------------------------------------------------
     def _add_outcome(
@@ -533,155 +520,83 @@ class Worker:
             retry_at = self.policy.retry_at(now, msg.attempts + 1, msg.expires_at)
         else:
             retry_at = now
-        self._outcomes.append(_Outcome(msg, attempt, retry_at, replies, relay_error))
+        self._outcomes.append(FinishedAttempt(msg, attempt, retry_at, replies, relay_error))
         if self._live and self._record_signal is not None:
             self._record_signal.set()
 
-    def _flush(self) -> None:
-        """Write every finished attempt in one transaction, then report and announce."""
+    async def _flush(self) -> None:
+        """Write every finished attempt in one transaction (and queue their reports), then announce them."""
         outcomes, self._outcomes = self._outcomes, []
         if not outcomes:
             return
+        now = self.clock.now()
+        remote = self.pool.target.host if self.pool else None
         try:
-            results = self.queue.record_attempts(self.owner, [(o.msg.id, o.attempt, o.retry_at) for o in outcomes])
-        except StorageError:
+            recorded = await self.db.call(lambda q: self._write(q, outcomes, now, remote))
+        except Error:
             log.exception(
                 "could not record %d attempts; their leases will expire and they will be retried", len(outcomes)
             )
             return
-        for o, result in zip(outcomes, results, strict=True):
-            self._claimed_at.pop(o.msg.id, None)
+        for done, (result, report_id) in zip(outcomes, recorded, strict=True):
+            self._claimed_at.pop(done.msg.id, None)
             if isinstance(result, Exception):
-                log.warning("message %d: outcome not recorded: %s", o.msg.id, result)
+                log.warning("message %d: outcome not recorded: %s", done.msg.id, result)
                 continue
             self.recorded += 1
-            self._log_outcome(o, result)
-            report_id = self._report(o, result)
+            self._log_outcome(done, result)
             self.hub.publish(
                 MessageEvent(
-                    o.msg.id,
+                    done.msg.id,
                     result.status,
-                    o.attempt.results,
-                    o.attempt.error,
-                    o.retry_at if result.status == Status.DEFERRED else None,
+                    done.attempt.results,
+                    done.attempt.error,
+                    done.retry_at if result.status == Status.DEFERRED else None,
                     report_id,
                 )
             )
+            if report_id is not None:
+                self.hub.publish(MessageEvent(report_id, Status.QUEUED))
 
-    def _log_outcome(self, o: _Outcome, result: AttemptOutcome) -> None:
+    def _write(self, q: Queue, outcomes: list[FinishedAttempt], now: float, remote: str | None) -> list[Recorded]:
+        """On the queue thread: record the attempts and, in the same transaction, the reports they call for."""
+
+        def report(index: int, result: AttemptOutcome) -> NewReport | None:
+            done = outcomes[index]
+            try:
+                built = self.reporter.report_for(
+                    done, result, now=now, delay_warning=self.delay_warning, remote_mta=remote
+                )
+            except Exception:  # a report we cannot build must not lose the attempt's outcome
+                log.exception("message %d: could not build the report to <%s>", done.msg.id, done.msg.sender)
+                return None
+            if built is None:
+                return None
+            log.info("message %d: %s report queued to <%s>", done.msg.id, built.action, built.recipient)
+            return NewReport(
+                built.message_id, built.recipient, built.subject, built.raw, built.smtputf8, built.action == DELAYED
+            )
+
+        return q.record_attempts(self.owner, [(o.msg.id, o.attempt, o.retry_at) for o in outcomes], report)
+
+    def _log_outcome(self, done: FinishedAttempt, result: AttemptOutcome) -> None:
         if not log.isEnabledFor(logging.INFO):
             return
-        for r in o.attempt.results:
+        for r in done.attempt.results:
+            code = r.code if r.code is not None else "-"
             log.info(
                 "message %d to <%s> via %s: %s (%s %s)",
-                o.msg.id,
+                done.msg.id,
                 r.address,
-                o.attempt.relay,
+                done.attempt.relay,
                 r.status,
-                r.code if r.code is not None else "-",
+                code,
                 r.reply,
             )
-        log.info("message %d: %s", o.msg.id, result.status)
-
-    # -- reports to the sender --------------------------------------------------------------------------
-    def _report(self, o: _Outcome, result: AttemptOutcome) -> int | None:
-        msg = o.msg
-        if msg.kind == "report" or not msg.sender:
-            if result.newly_failed:
-                log.warning(
-                    "delivery report %d to <%s> could not be delivered (%s); dropped, never reported again",
-                    msg.id,
-                    ", ".join(r.address for r in result.newly_failed),
-                    result.newly_failed[0].reply,
-                )
-            return None
-        try:
-            if result.newly_failed:
-                recipients = [
-                    self._report_recipient(o, r.address, r.code, r.reply or "", r.status == RecipientStatus.EXPIRED)
-                    for r in result.newly_failed
-                ]
-                return self._enqueue_report(FAILED, msg, recipients)
-            now = self.clock.now()
-            if (
-                result.status == Status.DEFERRED
-                and self.delay_warning > 0
-                and msg.warned_at is None
-                and now - msg.created_at >= self.delay_warning
-            ):
-                by_address = {r.address: r for r in o.attempt.results}
-                recipients = [
-                    self._report_recipient(
-                        o,
-                        a,
-                        by_address[a].code if a in by_address else None,
-                        by_address[a].reply if a in by_address else "",
-                        False,
-                    )
-                    for a in result.pending
-                ]
-                report_id = self._enqueue_report(DELAYED, msg, recipients)
-                self.queue.mark_warned(msg.id)
-                return report_id
-        except Error:
-            log.exception("message %d: could not queue the report to <%s>", msg.id, msg.sender)
-        return None
-
-    def _report_recipient(
-        self, o: _Outcome, address: str, code: int | None, reply: str, expired: bool
-    ) -> ReportRecipient:
-        reply_info = o.replies.get(address)
-        if code is not None:
-            status = enhanced_status(code, reply)
-        elif o.relay_error is not None:
-            status = o.relay_error.status
-        elif reply[:1] in "45" and reply[1:2] == ".":
-            status = enhanced_status(int(reply[0]) * 100, reply)
-        else:
-            status = "4.4.7" if expired else "4.0.0"
-        if expired and status.startswith("2"):
-            status = "4.4.7"
-        return ReportRecipient(
-            address=address,
-            status=status,
-            code=code,
-            reply=reply,
-            expired=expired,
-            stage=reply_info.stage if reply_info else None,
-            last_attempt=o.attempt.started_at,
-            remote_mta=self.pool.target.host if self.pool else None,
-        )
-
-    def _enqueue_report(self, action: str, msg: ClaimedMessage, recipients: Iterable[ReportRecipient]) -> int:
-        report = build_report(
-            action,
-            OriginalMessage(
-                queue_id=msg.id,
-                message_id=msg.message_id,
-                sender=msg.sender,
-                subject=msg.subject,
-                arrival=msg.created_at,
-                raw=msg.raw,
-                smtputf8=msg.smtputf8,
-                expires_at=msg.expires_at,
-            ),
-            list(recipients),
-            reporting_mta=self.reporting_mta,
-            now=self.clock.now(),
-        )
-        report_id = self.queue.enqueue_report(
-            parent_id=msg.id,
-            message_id=report.message_id,
-            recipient=report.recipient,
-            subject=report.subject,
-            raw=report.raw,
-            smtputf8=report.smtputf8,
-        )
-        log.info("message %d: %s report queued to <%s> as message %d", msg.id, action, msg.sender, report_id)
-        self.hub.publish(MessageEvent(report_id, Status.QUEUED))
-        return report_id
+        log.info("message %d: %s", done.msg.id, result.status)
 
     async def aclose(self) -> None:
-        """Close the connections (run() does this itself; after run_once, call it when done)."""
+        """Close the connections and the queue thread (run and run_once do this themselves)."""
         if self.pool is not None:
             await self.pool.close()
+        await self.db.close()

@@ -119,6 +119,18 @@ class AttemptOutcome:
 
 
 @dataclass(frozen=True)
+class NewReport:
+    """A delivery report to queue in the same transaction as the attempt that calls for it."""
+
+    message_id: str
+    recipient: str  # the original sender
+    subject: str
+    raw: bytes
+    smtputf8: bool = False
+    warned: bool = False  # a delay warning: mark the original as warned
+
+
+@dataclass(frozen=True)
 class Bounce:
     message_id: int
     address: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from mailgui.addresses import sender_matches
@@ -19,6 +19,7 @@ from mailgui.queue.records import (
     Attempt,
     AttemptOutcome,
     ClaimedMessage,
+    NewReport,
     Recipient,
     RecipientStatus,
     Status,
@@ -304,20 +305,50 @@ class Queue(QueueReads, MailboxStore, DraftStore):
             return self._record_attempt(c, message_id, owner, attempt, retry_at, self.clock.now())
 
     def record_attempts(
-        self, owner: str, items: Sequence[tuple[int, Attempt, float | None]]
-    ) -> list[AttemptOutcome | LeaseLostError | UnknownMessageError]:
+        self,
+        owner: str,
+        items: Sequence[tuple[int, Attempt, float | None]],
+        report: Callable[[int, AttemptOutcome], NewReport | None] | None = None,
+    ) -> list[tuple[AttemptOutcome | LeaseLostError | UnknownMessageError, int | None]]:
         """``record_attempt`` for several messages in one transaction (one commit for a batch of sends).
 
-        A message whose lease was lost (or that was deleted) is skipped: its error takes its place in the list.
+        ``report(index, outcome)`` may return a delivery report about item ``index``; it is queued (with the
+        null reverse-path) in the same transaction, so a crash cannot keep the attempt and lose its report.
+        Returns (outcome, report id or None) per item; a message whose lease was lost (or that was deleted)
+        is skipped, its error in place of the outcome.
         """
         now = self.clock.now()
-        out: list[AttemptOutcome | LeaseLostError | UnknownMessageError] = []
+        out: list[tuple[AttemptOutcome | LeaseLostError | UnknownMessageError, int | None]] = []
         with self._tx() as c:
-            for message_id, attempt, retry_at in items:
+            lifetime = self._lifetime(c)
+            for index, (message_id, attempt, retry_at) in enumerate(items):
                 try:
-                    out.append(self._record_attempt(c, message_id, owner, attempt, retry_at, now))
+                    outcome = self._record_attempt(c, message_id, owner, attempt, retry_at, now)
                 except (LeaseLostError, UnknownMessageError) as exc:
-                    out.append(exc)
+                    out.append((exc, None))
+                    continue
+                draft = report(index, outcome) if report is not None else None
+                report_id = None
+                if draft is not None:
+                    report_id = self._insert(
+                        c,
+                        draft.message_id,
+                        "",
+                        "MAILER-DAEMON",
+                        draft.subject,
+                        draft.raw,
+                        draft.smtputf8,
+                        [(draft.recipient, "to")],
+                        now,
+                        now,
+                        now + lifetime,
+                        0,
+                        "report",
+                        message_id,
+                    )
+                    if draft.warned:
+                        c.execute("UPDATE messages SET warned_at = ? WHERE id = ?", (now, message_id))
+                out.append((outcome, report_id))
         return out
 
     def _record_attempt(

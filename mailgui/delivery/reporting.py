@@ -1,0 +1,121 @@
+"""Which report an attempt's outcome calls for (Postfix's bounce daemon): failed, delayed, or none.
+
+Reports go to the original sender; a report about a report is never made (no loops): a failed report is
+logged and dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from mailgui.delivery.classify import RelayError, enhanced_status
+from mailgui.delivery.report import DELAYED, FAILED, OriginalMessage, Report, ReportRecipient, build_report
+from mailgui.delivery.transport import RecipientReply
+from mailgui.queue import Attempt, AttemptOutcome, ClaimedMessage, RecipientStatus, Status
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FinishedAttempt:
+    """An attempt waiting to be written, with what the report needs (the replies, the relay's failure)."""
+
+    msg: ClaimedMessage
+    attempt: Attempt
+    retry_at: float | None
+    replies: dict[str, RecipientReply] = field(default_factory=dict)
+    relay_error: RelayError | None = None
+
+
+class Reporter:
+    """Builds the report an outcome calls for. Pure: the caller queues it."""
+
+    def __init__(self, reporting_mta: str):
+        self.reporting_mta = reporting_mta
+
+    def report_for(
+        self,
+        done: FinishedAttempt,
+        result: AttemptOutcome,
+        *,
+        now: float,
+        delay_warning: float,
+        remote_mta: str | None,
+    ) -> Report | None:
+        msg = done.msg
+        if msg.kind == "report" or not msg.sender:
+            if result.newly_failed:
+                log.warning(
+                    "delivery report %d to <%s> could not be delivered (%s); dropped, never reported again",
+                    msg.id,
+                    ", ".join(r.address for r in result.newly_failed),
+                    result.newly_failed[0].reply,
+                )
+            return None
+        if result.newly_failed:
+            recipients = [
+                self._recipient(done, r.address, r.code, r.reply or "", r.status == RecipientStatus.EXPIRED, remote_mta)
+                for r in result.newly_failed
+            ]
+            return self._build(FAILED, msg, recipients, now)
+        if (
+            result.status == Status.DEFERRED
+            and delay_warning > 0
+            and msg.warned_at is None
+            and now - msg.created_at >= delay_warning
+        ):
+            by_address = {r.address: r for r in done.attempt.results}
+            recipients = []
+            for address in result.pending:
+                last = by_address.get(address)
+                code, reply = (last.code, last.reply) if last else (None, "")
+                recipients.append(self._recipient(done, address, code, reply, False, remote_mta))
+            return self._build(DELAYED, msg, recipients, now)
+        return None
+
+    def _recipient(
+        self, done: FinishedAttempt, address: str, code: int | None, reply: str, expired: bool, remote_mta: str | None
+    ) -> ReportRecipient:
+        if code is not None:
+            status = enhanced_status(code, reply)
+        elif done.relay_error is not None:
+            status = done.relay_error.status
+        elif reply[:1] in ("4", "5") and reply[1:2] == ".":  # e.g. '5.6.7 SMTPUTF8 is required...'
+            status = enhanced_status(int(reply[0]) * 100, reply)
+        else:
+            status = "4.4.7" if expired else "4.0.0"  # 4.4.7: delivery time expired
+        if expired and status.startswith("2"):
+            status = "4.4.7"
+        reply_info = done.replies.get(address)
+        return ReportRecipient(
+            address=address,
+            status=status,
+            code=code,
+            reply=reply,
+            expired=expired,
+            stage=reply_info.stage if reply_info else None,
+            last_attempt=done.attempt.started_at,
+            remote_mta=remote_mta,
+        )
+
+    def _build(self, action: str, msg: ClaimedMessage, recipients: list[ReportRecipient], now: float) -> Report:
+        return build_report(
+            action,
+            OriginalMessage(
+                queue_id=msg.id,
+                message_id=msg.message_id,
+                sender=msg.sender,
+                subject=msg.subject,
+                arrival=msg.created_at,
+                raw=msg.raw,
+                smtputf8=msg.smtputf8,
+                expires_at=msg.expires_at,
+            ),
+            recipients,
+            reporting_mta=self.reporting_mta,
+            now=now,
+        )
+
+
+__all__ = ["DELAYED", "FAILED", "FinishedAttempt", "Reporter"]
