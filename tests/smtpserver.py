@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import trustme
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session
 
 HOST = "127.0.0.1"
 
@@ -91,10 +91,25 @@ class _Greeter(asyncio.Protocol):
         transport.close()
 
 
+class _QuietSession(Session):
+    """aiosmtpd 1.4 sets the deprecated ``login_data`` itself on every AUTH and logs a warning about it."""
+
+    @property  # type: ignore[override]
+    def login_data(self) -> Any:
+        return self._login_data
+
+    @login_data.setter
+    def login_data(self, value: Any) -> None:
+        self._login_data = value
+
+
 class _Session(SMTP):
     def __init__(self, handler: Any, record: Connection, **kwargs: Any):
         super().__init__(handler, **kwargs)
         self.record = record
+
+    def _create_session(self) -> Session:
+        return _QuietSession(self.loop)
 
     @property
     def task(self) -> asyncio.Task[None] | None:
@@ -343,6 +358,7 @@ class SMTPTestServer:
 
     def _authenticate(self, server: _Session, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
         server.record.commands.append("AUTH")
+        server.record.tls = session.ssl is not None
         if isinstance(data, LoginPassword):
             user, password = data.login.decode(), data.password.decode()
             if self.users.get(user) == password:
@@ -356,6 +372,17 @@ class SMTPTestServer:
         self._server = await loop.create_server(self._new_session, HOST, self.port, ssl=ssl_context, reuse_address=True)
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self.port
+
+    async def drop_connections(self) -> None:
+        """Close every open connection (as a server does with idle clients), and keep listening."""
+        sessions = list(self._sessions)
+        self._sessions.clear()
+        for session in sessions:
+            if session.transport is not None:
+                session.transport.close()
+        tasks = [s.task for s in sessions if s.task is not None]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def go_down(self) -> None:
         """Close the port and every open connection: clients now get 'connection refused'."""

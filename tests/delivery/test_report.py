@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import email.message
 import email.policy
 import email.utils
 import json
@@ -204,11 +205,10 @@ def test_the_reader_agrees_with_the_corpus_labels_and_reads_our_report_the_same_
         build_report("failed", original(), [BOB, CAROL], reporting_mta="mx.test", now=NOW).raw,
         policy=email.policy.compat32,
     )
-    shape = lambda m: (
-        m.get_content_type(),
-        m.get_param("report-type"),
-        [p.get_content_type() for p in m.get_payload()],
-    )  # noqa: E731
+
+    def shape(m: email.message.Message) -> tuple[str, object, list[str]]:
+        return m.get_content_type(), m.get_param("report-type"), [p.get_content_type() for p in m.get_payload()]
+
     assert shape(ours) == shape(theirs)
     assert failed_recipients(
         build_report("failed", original(), [BOB, CAROL], reporting_mta="mx.test", now=NOW).raw
