@@ -10,6 +10,9 @@ import pytest
 from mailgui.clock import FakeClock
 from mailgui.queue import Queue
 
+# smtp_server (a real SMTP server on a free 127.0.0.1 port) and smtp_tls, for every test package.
+pytest_plugins = ["tests.smtpserver"]
+
 
 @pytest.fixture
 def clock() -> FakeClock:

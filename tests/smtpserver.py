@@ -18,7 +18,10 @@ moment, how to behave::
 TLS and AUTH are fixed when the server is made: ``SMTPTestServer(tls=make_tls(tmp_path), starttls=True)``
 (STARTTLS required before MAIL), ``implicit_tls=True`` (TLS from the first byte, like port 465), and
 ``users={"ann": "secret"}`` (AUTH PLAIN/LOGIN required before MAIL; over TLS only unless
-``auth_require_tls=False``). The pytest fixtures are in ``tests/delivery/conftest.py``.
+``auth_require_tls=False``).
+
+Fixtures, available to every test (``tests/conftest.py`` loads this module as a plugin): ``smtp_server`` (a
+started server that accepts everything) and ``smtp_tls`` (TLS files in the test's tmp_path).
 """
 
 from __future__ import annotations
@@ -26,11 +29,12 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trustme
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session
 
@@ -420,3 +424,16 @@ class SMTPTestServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+@pytest.fixture
+async def smtp_server() -> AsyncIterator[SMTPTestServer]:
+    """A plain SMTP server on a free 127.0.0.1 port that accepts everything (tell it otherwise in the test)."""
+    async with SMTPTestServer() as server:
+        yield server
+
+
+@pytest.fixture
+def smtp_tls(tmp_path: Path) -> TLSFiles:
+    """A test CA and server certificate (trustme); give ``ca_file`` to the client."""
+    return make_tls(tmp_path)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 
@@ -12,19 +11,12 @@ from mailgui.clock import FakeClock
 from mailgui.delivery import RelayTarget, RetryPolicy, Worker
 from mailgui.message import MessageFields, build_message
 from mailgui.queue import Queue
-from tests.smtpserver import SMTPTestServer, TLSFiles, make_tls
+from tests.smtpserver import SMTPTestServer, TLSFiles
 
 
 @pytest.fixture
-async def smtp_server() -> AsyncIterator[SMTPTestServer]:
-    """A plain SMTP server that accepts everything (tell it otherwise in the test)."""
-    async with SMTPTestServer() as server:
-        yield server
-
-
-@pytest.fixture
-def tls_files(tmp_path: Path) -> TLSFiles:
-    return make_tls(tmp_path)
+def tls_files(smtp_tls: TLSFiles) -> TLSFiles:
+    return smtp_tls
 
 
 @pytest.fixture
