@@ -6,6 +6,7 @@ turns into "these message ids changed" and "the worker is now in this state" cal
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -56,6 +57,9 @@ class WorkerBackend(Backend):
         self.options = options  # for the Worker: poll_interval, lease_seconds, ... (tests)
         self.services: Any = None
         self._paused = False
+        self._changed_ids: set[int] = set()
+        self._state: Any = None
+        self._flush_scheduled = False
 
     async def start(self) -> None:
         from mailgui.service import start_services
@@ -72,14 +76,28 @@ class WorkerBackend(Backend):
         self._publish_state(self.services.worker.state)
 
     def _event(self, event: Any) -> None:
-        """A worker event, called in the loop: message changes go to the window, state changes to the bar."""
+        """A worker event. Only noted here: the window hears of it on the next loop turn, out of the worker's
+        call stack, with every id changed meanwhile in one call (the window then coalesces further)."""
         from mailgui.delivery import MessageEvent, StateEvent
 
         if isinstance(event, MessageEvent):
-            ids = [event.message_id] if event.report_id is None else [event.message_id, event.report_id]
-            self.on_changed(ids)
+            self._changed_ids.add(event.message_id)
+            if event.report_id is not None:
+                self._changed_ids.add(event.report_id)
         elif isinstance(event, StateEvent):
-            self._publish_state(event.state)
+            self._state = event.state
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        ids, self._changed_ids = self._changed_ids, set()
+        state, self._state = self._state, None
+        if ids:
+            self.on_changed(sorted(ids))
+        if state is not None:
+            self._publish_state(state)
 
     def _publish_state(self, state: Any) -> None:
         name = str(state.name)
