@@ -43,6 +43,10 @@ class BouncesModel(PagedTableModel[Bounce]):
     def read(self, offset: int, limit: int) -> list[Bounce]:
         return self.queue.list_bounces(limit=limit, offset=offset)
 
+    def signature(self) -> object:
+        newest = self.queue.list_bounces(limit=1)
+        return (self.queue.count_bounces(), newest[0] if newest else None)
+
     def cell(self, b: Bounce, column: int, role: int) -> Any:
         style = status_style.recipient_state(b.status)
         if role == Qt.ItemDataRole.DisplayRole:
@@ -135,9 +139,12 @@ class BouncesView(QWidget):
         """Read the list again, keeping the same bounce selected if it is still there."""
         current = self.table.currentIndex().data(RECORD_ROLE)
         try:
-            self.model.refresh()
+            changed = self.model.refresh()
         except Error as exc:
             self.count_label.setText(f"The queue could not be read: {exc}")
+            return
+        if not changed:
+            self.details.refresh()  # the message shown may have changed state (retried, deleted)
             return
         if current is not None:
             for row in range(min(self.model.rowCount(), self.model.PAGE)):

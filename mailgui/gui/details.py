@@ -131,6 +131,8 @@ class DetailsPane(QWidget):
             log.warning("details: cannot read message %s: %s", self.message_id, exc)
             self._set_empty(str(exc))
             return
+        if detail == self.detail:
+            return  # unchanged: do not redraw (this runs on every live update while a message is shown)
         same_message = self.detail is not None and self.detail.summary.id == detail.summary.id
         raw_changed = not same_message or self.detail is None or self.detail.raw != detail.raw
         self.detail = detail

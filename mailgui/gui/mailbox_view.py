@@ -56,6 +56,10 @@ class MailboxModel(PagedTableModel[MailboxEntry]):
     def read(self, offset: int, limit: int) -> list[MailboxEntry]:
         return self.queue.list_mailbox(limit=limit, offset=offset)
 
+    def signature(self) -> object:
+        newest = self.queue.list_mailbox(limit=1)
+        return (self.queue.count_mailbox(), newest[0].id if newest else 0)
+
     def cell(self, e: MailboxEntry, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             if column == COL_RECEIVED:
@@ -170,7 +174,8 @@ class MailboxView(QWidget):
         """Read the mailbox again; the shown message stays selected if it is still there."""
         current = self.table.currentIndex().data(RECORD_ROLE)
         try:
-            self.model.refresh()
+            if not self.model.refresh():
+                return  # nothing arrived or went: keep the list, the selection and the message as they are
         except Error as exc:
             self.count_label.setText(f"The mailbox could not be read: {exc}")
             return

@@ -26,6 +26,7 @@ class PagedTableModel(QAbstractTableModel, Generic[T]):
         super().__init__(parent)
         self._count = 0
         self._pages: OrderedDict[int, list[T]] = OrderedDict()
+        self._signature: object = None
         self.fetches = 0
 
     # -- for subclasses ------------------------------------------------------------------------------------
@@ -38,12 +39,22 @@ class PagedTableModel(QAbstractTableModel, Generic[T]):
     def cell(self, record: T, column: int, role: int) -> Any:
         raise NotImplementedError
 
+    def signature(self) -> object:
+        """Something cheap that changes whenever the list does (e.g. its count and newest id); None: unknown."""
+        return None
+
     # -- reading -------------------------------------------------------------------------------------------
-    def refresh(self) -> None:
+    def refresh(self) -> bool:
+        """Read the list again if it changed (views are told with a reset); False if nothing changed."""
+        signature = self.signature()
+        if signature is not None and signature == self._signature:
+            return False
         self.beginResetModel()
         self._pages.clear()
         self._count = self.count()
+        self._signature = signature
         self.endResetModel()
+        return True
 
     def record(self, row: int) -> T | None:
         if not 0 <= row < self._count:

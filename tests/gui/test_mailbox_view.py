@@ -63,3 +63,20 @@ def test_refresh_keeps_the_shown_message_and_clear_mailbox_asks_first(qtbot, que
     assert queue.count_mailbox() == 0
     assert view.model.rowCount() == 0
     assert view.tabs.text_view.toPlainText() == ""
+
+
+def test_a_refresh_with_nothing_new_leaves_the_list_and_the_message_alone(qtbot, queue, clock):
+    for i in range(2):
+        received(queue, clock, i)
+    view = MailboxView(queue, clock=clock)
+    qtbot.addWidget(view)
+    view.table.selectRow(1)
+    resets = []
+    view.model.modelReset.connect(lambda: resets.append(1))
+    view.refresh()
+    view.refresh()
+    assert resets == []
+    assert view.tabs.text_view.toPlainText().startswith("Hello number 0")
+    queue.delete_received([queue.list_mailbox(limit=1)[0].id])  # the newest goes: the list changes
+    view.refresh()
+    assert resets == [1] and view.model.rowCount() == 1
