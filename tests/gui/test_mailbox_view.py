@@ -80,3 +80,48 @@ def test_a_refresh_with_nothing_new_leaves_the_list_and_the_message_alone(qtbot,
     queue.delete_received([queue.list_mailbox(limit=1)[0].id])  # the newest goes: the list changes
     view.refresh()
     assert resets == [1] and view.model.rowCount() == 1
+
+
+def test_mail_arriving_at_the_real_local_relay_shows_in_the_view(qtbot, aloop, queue, clock, db_path):
+    """SMTP into the built-in relay (aiosmtpd, 127.0.0.1) → its mailbox in the queue file → the Mailbox view."""
+    import asyncio
+    import smtplib
+
+    from mailgui.message import MessageFields, build_message
+    from mailgui.relay import LocalRelay
+    from tests.gui.conftest import until
+
+    view = MailboxView(queue, clock=clock)
+    qtbot.addWidget(view)
+    raw = build_message(
+        MessageFields(
+            sender="ann@example.com",
+            to="success@simulator.mailgui.test",
+            subject="Through the relay",
+            body="Plain words.",
+            html='<p>Rich words <img src="https://tracker.example.net/p.gif"></p>',
+        ),
+        now=clock.now(),
+    ).raw
+
+    def send(port: int) -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+            smtp.sendmail("ann@example.com", ["success@simulator.mailgui.test"], raw)
+
+    async def scenario() -> None:
+        relay = LocalRelay(db_path, clock=clock)
+        port = await relay.start()
+        try:
+            await asyncio.to_thread(send, port)
+        finally:
+            await relay.stop()
+        view.refresh()
+        await until(lambda: view.model.rowCount() == 1, what="the message in the mailbox view")
+
+    aloop.run(scenario())
+    view.show()
+    view.table.selectRow(0)
+    assert view.model.data(view.model.index(0, COL_SUBJECT)) == "Through the relay"
+    assert view.tabs.text_view.toPlainText().startswith("Plain words.")
+    assert "MAIL FROM:<ann@example.com>" in view.envelope.text()
+    assert view.tabs.html_view.blocked == ["https://tracker.example.net/p.gif"]
