@@ -26,7 +26,7 @@ from mailgui.gui import timefmt
 from mailgui.gui.details import MessageTabs
 from mailgui.gui.message_tabs import size_text
 from mailgui.gui.paged_model import RECORD_ROLE, PagedTableModel
-from mailgui.gui.queue_model import display_sender
+from mailgui.gui.queue_cells import display_sender
 from mailgui.gui.resources import icon
 from mailgui.queue import MailboxEntry, Queue
 

@@ -11,29 +11,31 @@ from __future__ import annotations
 import logging
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
-from email.utils import parseaddr
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont
 
 from mailgui.clock import Clock, SystemClock
-from mailgui.gui import status_style, timefmt
+from mailgui.gui.queue_cells import (  # COL_REPLY and COL_STATE: for those who import them from here
+    COL_CREATED,
+    COL_NEXT,
+    COL_REPLY,
+    COL_STATE,
+    COLUMNS,
+    ID_ROLE,
+    SUMMARY_ROLE,
+    cell_data,
+    cell_text,
+)
 from mailgui.gui.search_results import BackgroundSearch
 from mailgui.queue import MessageSummary, Queue
 
 log = logging.getLogger(__name__)
 
+__all__ = ["COLUMNS", "COL_CREATED", "COL_NEXT", "COL_REPLY", "COL_STATE", "ID_ROLE", "SUMMARY_ROLE", "QueueTableModel"]
+
 _Index = QModelIndex | QPersistentModelIndex
 
-ID_ROLE = int(Qt.ItemDataRole.UserRole) + 1
-SUMMARY_ROLE = int(Qt.ItemDataRole.UserRole) + 2
-
-COLUMNS = ("State", "Created", "From", "To", "Subject", "Attempts", "Next attempt", "Last reply")
-(COL_STATE, COL_CREATED, COL_FROM, COL_TO, COL_SUBJECT, COL_ATTEMPTS, COL_NEXT, COL_REPLY) = range(len(COLUMNS))
-
-WAITING = frozenset({"queued", "deferred"})
-_MUTED = QColor("#757575")
 _ROLES = frozenset(
     int(r)
     for r in (
@@ -47,19 +49,6 @@ _ROLES = frozenset(
         SUMMARY_ROLE,
     )
 )
-
-
-def first_recipient(summary: MessageSummary) -> str:
-    """'bob@example.org +2': the first recipient and how many more."""
-    if not summary.recipients:
-        return ""
-    more = len(summary.recipients) - 1
-    return summary.recipients[0].address + (f" +{more}" if more else "")
-
-
-def display_sender(from_header: str) -> str:
-    name, address = parseaddr(from_header)
-    return name or address or from_header
 
 
 class QueueTableModel(QAbstractTableModel):
@@ -253,65 +242,10 @@ class QueueTableModel(QAbstractTableModel):
             return s.id
         if role == SUMMARY_ROLE:
             return s
-        if col == COL_STATE:
-            style = status_style.message_state(s.status)
-            if role == Qt.ItemDataRole.DecorationRole:
-                return style.icon
-            if role == Qt.ItemDataRole.ForegroundRole:
-                return style.color
-            if role == Qt.ItemDataRole.ToolTipRole:
-                return f"{style.word}: {style.hint}"
-            return None
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(s, col)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col == COL_ATTEMPTS:
-            return int(Qt.AlignmentFlag.AlignCenter)
-        if role == Qt.ItemDataRole.ForegroundRole and (
-            (col == COL_SUBJECT and not s.subject) or (col == COL_NEXT and s.status == "deferred")
-        ):
-            return _MUTED if col == COL_SUBJECT else status_style.message_state("deferred").color
-        if role == Qt.ItemDataRole.FontRole and col == COL_SUBJECT and not s.subject:
-            font = QFont()
-            font.setItalic(True)
-            return font
-        return None
+        return cell_data(s, col, role)
 
     def _display(self, s: MessageSummary, col: int) -> str:
-        if col == COL_STATE:
-            return status_style.message_state(s.status).word
-        if col == COL_CREATED:
-            return timefmt.stamp(s.created_at, self.clock.now())
-        if col == COL_FROM:
-            return display_sender(s.from_header)
-        if col == COL_TO:
-            return first_recipient(s)
-        if col == COL_SUBJECT:
-            return s.subject or "(no subject)"
-        if col == COL_ATTEMPTS:
-            return str(s.attempts)
-        if col == COL_NEXT:
-            if s.status in WAITING and s.next_attempt_at is not None:
-                now = self.clock.now()
-                return "now" if s.next_attempt_at <= now else timefmt.relative(s.next_attempt_at, now)
-            return "now" if s.status == "sending" else ""
-        if col == COL_REPLY:
-            return status_style.reply_text(s.last_code, s.last_reply)
-        return ""
-
-    def _tooltip(self, s: MessageSummary, col: int) -> str | None:
-        if col == COL_CREATED:
-            return timefmt.full_stamp(s.created_at)
-        if col == COL_FROM:
-            return s.from_header
-        if col == COL_TO:
-            return "\n".join(
-                f"{r.address} ({r.kind}): {status_style.recipient_state(r.status).word}" for r in s.recipients
-            )
-        if col == COL_NEXT and s.status in WAITING and s.next_attempt_at is not None:
-            return timefmt.full_stamp(s.next_attempt_at)
-        if col in (COL_SUBJECT, COL_REPLY):
-            return self._display(s, col) or None
-        return None
+        return cell_text(s, col, self.clock.now())
 
     # -- rows and ids --------------------------------------------------------------------------------------
     def summary(self, row: int) -> MessageSummary | None:

@@ -6,16 +6,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from mailgui.clock import FakeClock
-from mailgui.gui.queue_model import (
-    COL_ATTEMPTS,
-    COL_NEXT,
-    COL_REPLY,
-    COL_STATE,
-    COL_SUBJECT,
-    COL_TO,
-    ID_ROLE,
-    QueueTableModel,
-)
+from mailgui.gui.queue_cells import COL_ATTEMPTS, COL_NEXT, COL_REPLY, COL_STATE, COL_SUBJECT, COL_TO, ID_ROLE
+from mailgui.gui.queue_model import QueueTableModel
 from mailgui.message import MessageFields, build_message
 from mailgui.queue import Queue
 from mailgui.queue.bulk import enqueue_many

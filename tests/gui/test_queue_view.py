@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from mailgui.gui.queue_model import COL_STATE, COLUMNS, ID_ROLE
+from mailgui.gui.queue_cells import COL_STATE, COLUMNS, ID_ROLE
 from mailgui.gui.queue_view import QueueView
 from mailgui.queue import Queue
 from tests.gui.queue_data import enqueue, fill_varied
