@@ -195,7 +195,11 @@ class QueueView(QWidget):
         self.cancel_action = self._action("Cancel", "stopped", "Ctrl+Shift+X", self.cancel_selected)
         self.delete_action = self._action("Delete…", "remove", QKeySequence.StandardKey.Delete, self.delete_selected)
         self.edit_action = self._action("Edit as new", "compose", "Ctrl+E", self.edit_selected_as_new)
-        self.refresh_action = self._action("Refresh", "refresh", QKeySequence.StandardKey.Refresh, self.refresh)
+        # No key of its own: F5 belongs to the main window, whose refresh reaches this view too (the same key
+        # in two live contexts is ambiguous to Qt, and then neither fires).
+        self.refresh_action = QAction(icon("refresh"), "Refresh", self)
+        self.refresh_action.setToolTip("Read the queue again (F5)")
+        self.refresh_action.triggered.connect(self.refresh)
         self.find_action = self._action("Find", "queue", QKeySequence.StandardKey.Find, self._focus_search)
         self.toolbar = QToolBar("Queue actions")
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)

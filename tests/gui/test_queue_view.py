@@ -8,6 +8,7 @@ import sys
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox
 
 from mailgui.gui.queue_cells import COL_STATE, COLUMNS, ID_ROLE
@@ -216,3 +217,19 @@ def test_new_messages_do_not_move_what_a_reader_further_down_is_looking_at(qtbot
     qtbot.waitUntil(lambda: view.model.rowCount() == 206)
     assert view.table.rowAt(0) == 0
     assert view.model.data(view.model.index(0, 4)) == "Quarterly report 400"
+
+
+def test_the_views_keys_do_not_clash_with_the_main_windows(qtbot, queue, clock):
+    """Qt fires neither of two actions with one key in live contexts (and warns): each key must be unique."""
+    from mailgui.gui.main_window import MainWindow
+
+    window = MainWindow(queue, clock)
+    qtbot.addWidget(window)
+    keys: dict[str, list[str]] = {}
+    for action in window.findChildren(QAction):
+        for seq in action.shortcuts():
+            keys.setdefault(seq.toString(), []).append(action.text())
+    clashes = {k: v for k, v in keys.items() if k and len(v) > 1}
+    assert clashes == {}
+    view_keys = {a.shortcut().toString() for a in window.queue_view.actions() if not a.shortcut().isEmpty()}
+    assert {"Ctrl+R", "Ctrl+Shift+X", "Del", "Ctrl+E", "Ctrl+F"} <= view_keys
