@@ -64,8 +64,12 @@ class BackgroundSearch(QObject):
             if token == self._token:
                 log.warning("searching the queue for %r failed: %s", search, exc)
             result = exc if isinstance(exc, Error) else Error(f"search: {exc}")
-        if token == self._token:
+        if token != self._token:
+            return
+        try:
             self.finished.emit(token, result)  # queued to the GUI thread: the receiver lives there
+        except RuntimeError:  # the view was destroyed while we searched (the app is closing): nobody to tell
+            log.debug("search for %r finished after its view was gone", search)
 
     def wait(self, timeout: float = 10.0) -> bool:
         """Interrupt what runs and join the threads (on close, and in tests). False if one is still going."""
