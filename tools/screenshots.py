@@ -24,8 +24,8 @@ from mailgui.clock import SystemClock
 from mailgui.gui.app import AppSession
 from mailgui.gui.backend import Backend
 from mailgui.gui.first_run import FirstRunDialog
-from mailgui.gui.main_window import WorkerStatus
 from mailgui.gui.resources import style_sheet
+from mailgui.gui.worker_status import WorkerStatus
 from mailgui.message import MessageFields, build_message
 from mailgui.queue import Attempt, Queue, RecipientResult
 from mailgui.queue.drafts import DraftFields

@@ -17,8 +17,9 @@ from mailgui.clock import Clock, SystemClock
 from mailgui.errors import Error
 from mailgui.gui.backend import Backend, WorkerBackend, test_connection
 from mailgui.gui.first_run import FirstRunDialog, needs_first_run, open_first_run
-from mailgui.gui.main_window import MainWindow, WorkerStatus
+from mailgui.gui.main_window import MainWindow
 from mailgui.gui.tasks import TaskSet
+from mailgui.gui.worker_status import WorkerStatus
 from mailgui.queue import Queue
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from typing import Any
 
 from mailgui.clock import Clock, SystemClock
 from mailgui.errors import Error
-from mailgui.gui.main_window import WorkerStatus
 from mailgui.gui.settings_pane import RelayForm
+from mailgui.gui.worker_status import WorkerStatus
 
 log = logging.getLogger(__name__)
 

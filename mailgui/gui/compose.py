@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
-from PySide6.QtCore import QDateTime, QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QDateTime, QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -33,106 +30,14 @@ from mailgui.clock import Clock
 from mailgui.errors import Error, InvalidEmailError, InvalidHeaderValueError
 from mailgui.gui.address_field import AddressField, split_entries
 from mailgui.gui.attachment_list import AttachmentList, local_files
+from mailgui.gui.autosave import AUTOSAVE_DELAY, DraftAutosave
+from mailgui.gui.compose_checks import PreSendCheck, error_field, pre_send_checks
+from mailgui.gui.compose_help import reserved_addresses_html
 from mailgui.gui.resources import icon
 from mailgui.queue import Queue
 from mailgui.queue.drafts import DraftFields
 
 log = logging.getLogger(__name__)
-
-AUTOSAVE_DELAY = 3.0  # seconds after the last change
-PUBLIC_RECIPIENT_LIMIT = 10  # more To + Cc than this: suggest Bcc
-_ATTACHMENT_WORDS = re.compile(r"\b(attach(ed|ing|ment|ments)?|enclosed|see the file)\b", re.IGNORECASE)
-
-# Which field an error belongs to, from the field name every mailgui error starts with.
-_ERROR_FIELDS = {
-    "sender": "sender",
-    "to": "to",
-    "cc": "cc",
-    "bcc": "bcc",
-    "subject": "subject",
-    "body": "body",
-    "attachments": "attachments",
-    "send later": "send_at",
-}
-
-
-def error_field(message: str) -> str | None:
-    head = message.split(":", 1)[0].strip().lower()
-    if head.startswith("headers"):
-        return None
-    return _ERROR_FIELDS.get(head)
-
-
-@dataclass(frozen=True)
-class PreSendCheck:
-    key: str
-    field: str
-    text: str
-    fix_label: str | None = None  # a button that fixes it instead of sending anyway
-
-
-def pre_send_checks(fields: DraftFields, public_count: int) -> list[PreSendCheck]:
-    """Things worth a second look before sending; each names the field it is about."""
-    checks: list[PreSendCheck] = []
-    if not fields.subject.strip():
-        checks.append(PreSendCheck("empty-subject", "subject", "subject: the subject is empty. Send it anyway?"))
-    if not fields.attachments and _ATTACHMENT_WORDS.search(fields.body + " " + (fields.html or "")):
-        checks.append(
-            PreSendCheck(
-                "missing-attachment",
-                "attachments",
-                "attachments: the body mentions an attachment, but nothing is attached. Send it anyway?",
-                "Attach files…",
-            )
-        )
-    if public_count > PUBLIC_RECIPIENT_LIMIT:
-        checks.append(
-            PreSendCheck(
-                "many-public",
-                "to",
-                f"to/cc: {public_count} recipients will all see each other's addresses. Put them in Bcc instead?",
-                "Move them to Bcc",
-            )
-        )
-    return checks
-
-
-class DraftAutosave(QObject):
-    """Saves a short time after the last change. Time comes from the injected clock; a coarse timer polls it,
-    so a test advances a FakeClock and calls :meth:`poll` instead of waiting."""
-
-    def __init__(
-        self, clock: Clock, save: Callable[[], None], delay: float = AUTOSAVE_DELAY, parent: QObject | None = None
-    ):
-        super().__init__(parent)
-        self.clock = clock
-        self.delay = delay
-        self._save = save
-        self._changed_at: float | None = None
-        self.timer = QTimer(self)
-        self.timer.setInterval(500)
-        self.timer.timeout.connect(self.poll)
-
-    @property
-    def pending(self) -> bool:
-        return self._changed_at is not None
-
-    def changed(self) -> None:
-        self._changed_at = self.clock.now()
-        if not self.timer.isActive():
-            self.timer.start()
-
-    def poll(self) -> bool:
-        """Save if the last change is at least ``delay`` old; True if it saved."""
-        if self._changed_at is None or self.clock.now() - self._changed_at < self.delay:
-            return False
-        self.cancel()
-        self._save()
-        return True
-
-    def cancel(self) -> None:
-        self._changed_at = None
-        self.timer.stop()
 
 
 def _bar(name: str) -> tuple[QFrame, QLabel, QHBoxLayout]:
@@ -294,7 +199,7 @@ class ComposeWindow(QWidget):
         self.errors["send_at"] = _error_label("sendAtError")
         self.send_later_panel.hide()
 
-        self.help_panel = QLabel(self._help_html())
+        self.help_panel = QLabel(reserved_addresses_html())
         self.help_panel.setObjectName("helpPanel")
         self.help_panel.setWordWrap(True)
         self.help_panel.setTextFormat(Qt.TextFormat.RichText)
@@ -359,23 +264,6 @@ class ComposeWindow(QWidget):
             ("Escape", self._escape),
         ):
             QShortcut(QKeySequence(keys), self, slot, context=Qt.ShortcutContext.WindowShortcut)
-
-    def _help_html(self) -> str:
-        try:
-            from mailgui.relay.simulator import RESERVED_ADDRESSES
-        except ImportError:  # the relay package is optional for the window itself
-            log.warning("the built-in relay's reserved addresses are not available")
-            return "The built-in relay's test addresses are not available in this build."
-        rows = "".join(
-            f'<tr><td><a href="{a.address}">{a.address}</a></td><td>{a.reply}</td><td>{a.description}</td></tr>'
-            for a in RESERVED_ADDRESSES
-        )
-        return (
-            "<b>Test addresses of the built-in local relay</b> (relay mode <i>local</i>). Click one to add it to "
-            "To. Any <code>+tag</code> works too, e.g. <code>tempfail+2@…</code>."
-            f"<table cellspacing='6'><tr><th align=left>Address</th><th align=left>Answer</th>"
-            f"<th align=left>What you will see</th></tr>{rows}</table>"
-        )
 
     def _insert_reserved(self, address: str) -> None:
         text = self.to_field.text().rstrip().rstrip(",")

@@ -6,8 +6,6 @@ import asyncio
 import importlib
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -26,15 +24,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mailgui import mail
 from mailgui.clock import Clock
 from mailgui.errors import Error
 from mailgui.gui.compose import ComposeWindow
 from mailgui.gui.counts import CountsReader
 from mailgui.gui.drafts_view import DraftsView
+from mailgui.gui.edit_as_new import fields_of_message
 from mailgui.gui.resources import icon
 from mailgui.gui.settings_pane import ConnectionTester, SettingsPane
 from mailgui.gui.tasks import TaskSet
+from mailgui.gui.worker_status import WorkerStatus
 from mailgui.queue import Queue, Status
 from mailgui.queue.drafts import DraftFields
 
@@ -49,30 +48,6 @@ _PAGE_TITLES = {
     "settings": ("Settings", "settings", "Ctrl+,"),
 }
 _SEEN_BOUNCES_KEY = "gui.bounces_seen"  # raw queue setting: bounces the user has already looked at
-
-
-@dataclass(frozen=True)
-class WorkerStatus:
-    """What the status bar says about sending. ``state``: starting, running, paused, unreachable, stopped."""
-
-    state: str
-    since: float | None = None
-    reason: str = ""
-
-    def text(self) -> str:
-        if self.state == "running":
-            return "Sending: running"
-        if self.state == "paused":
-            return "Sending: paused"
-        if self.state == "unreachable":
-            when = f" since {datetime.fromtimestamp(self.since):%H:%M}" if self.since else ""
-            return f"Relay unreachable{when}: {self.reason}" if self.reason else f"Relay unreachable{when}"
-        if self.state == "starting":
-            return "Sending: starting…"
-        return f"Sending: stopped{': ' + self.reason if self.reason else ''}"
-
-    def icon_name(self) -> str:
-        return {"running": "running", "paused": "pause", "unreachable": "unreachable"}.get(self.state, "stopped")
 
 
 def _optional_view(module: str, cls: str, *args: object, **kwargs: object) -> QWidget | None:
@@ -474,7 +449,7 @@ class MainWindow(QMainWindow):
 
     def _open_settings_from_compose(self) -> None:
         self.show_page("settings")
-        self.settings_pane.new_sender.setFocus()
+        self.settings_pane.senders.new_edit.setFocus()
         self.raise_()
         self.activateWindow()
 
@@ -494,32 +469,10 @@ class MainWindow(QMainWindow):
     def edit_as_new(self, message_id: int) -> ComposeWindow | None:
         """Compose prefilled from a queued message (a new message: a fresh Message-ID when sent)."""
         try:
-            detail = self.queue.get_message(message_id)
-            from email import message_from_bytes
-
-            msg = mail.EmailMessage(mime_message=message_from_bytes(detail.raw))
+            fields = fields_of_message(self.queue.get_message(message_id))
         except Error as exc:
             self.statusBar().showMessage(f"Edit as new: {exc}", 8000)
             return None
-        get = msg.__dict__.get
-
-        def joined(value: object) -> str:
-            if value is None:
-                return ""
-            return value if isinstance(value, str) else ", ".join(str(v) for v in value)  # type: ignore[attr-defined]
-
-        bcc = [r.address for r in detail.summary.recipients if r.kind == "bcc"]
-        html = get("html")
-        fields = DraftFields(
-            sender=detail.summary.from_header or detail.summary.sender,
-            to=joined(get("to")),
-            cc=joined(get("cc")),
-            bcc=", ".join(bcc),
-            subject=str(get("subject") or ""),
-            body=str(get("body") or ""),
-            html=None if html is None else str(html),
-            attachments=[(a.filename, a.payload) for a in (get("attachments") or [])],
-        )
         return self.new_message(fields)
 
     def offer_drafts(self) -> None:

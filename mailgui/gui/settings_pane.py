@@ -14,12 +14,10 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
-    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
     QProgressBar,
     QPushButton,
     QRadioButton,
@@ -29,9 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mailgui.addresses import normalize_sender_pattern
-from mailgui.errors import Error, InvalidEmailError, SecretStoreError
+from mailgui.errors import Error, SecretStoreError
 from mailgui.gui.resources import icon
+from mailgui.gui.senders_editor import SendersEditor
 from mailgui.gui.tasks import TaskSet
 from mailgui.queue import Queue
 from mailgui.settings import Settings, check_setting, set_password
@@ -106,11 +104,12 @@ class SettingsPane(QScrollArea):
         self.test_task: asyncio.Task[str] | None = None
         self.errors: dict[str, QLabel] = {}
         self.fields: dict[str, QWidget] = {}
-        self._pending_removal: str | None = None
         body = QWidget()
         body.setMaximumWidth(920)
         layout = QVBoxLayout(body)
-        layout.addWidget(self._senders_group())
+        self.senders = SendersEditor(queue)
+        self.senders.changed.connect(self.sendersChanged)
+        layout.addWidget(self.senders)
         layout.addWidget(self._relay_group())
         layout.addWidget(self._retry_group())
         buttons = QHBoxLayout()
@@ -144,97 +143,6 @@ class SettingsPane(QScrollArea):
         self.setWidgetResizable(True)
         QShortcut(QKeySequence("Ctrl+S"), self, self.save, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.load()
-
-    # -- authorized senders -----------------------------------------------------------------------------
-    def _senders_group(self) -> QGroupBox:
-        group = QGroupBox("Authorized senders")
-        self.sender_list = QListWidget()
-        self.sender_list.setObjectName("senderList")
-        self.sender_list.setMaximumHeight(96)
-        self.new_sender = QLineEdit()
-        self.new_sender.setObjectName("newSenderEdit")
-        self.new_sender.setPlaceholderText("ann@example.com, or @example.com for a whole domain")
-        self.new_sender.returnPressed.connect(self.add_sender)
-        add = QPushButton(icon("add"), "Add")
-        add.setObjectName("addSenderButton")
-        add.clicked.connect(self.add_sender)
-        self.remove_sender_button = QPushButton(icon("remove"), "Remove…")
-        self.remove_sender_button.setObjectName("removeSenderButton")
-        self.remove_sender_button.setEnabled(False)
-        self.remove_sender_button.clicked.connect(self.ask_remove_sender)
-        self.sender_list.itemSelectionChanged.connect(
-            lambda: self.remove_sender_button.setEnabled(bool(self.sender_list.selectedItems()))
-        )
-        self.errors["sender"] = _error_label("senderError")
-        self.remove_bar = QFrame()
-        self.remove_bar.setObjectName("confirmBar")
-        bar = QHBoxLayout(self.remove_bar)
-        bar.setContentsMargins(8, 4, 8, 4)
-        self.remove_text = QLabel()
-        self.remove_text.setObjectName("removeText")
-        self.remove_yes = QPushButton("Remove")
-        self.remove_yes.setObjectName("removeYes")
-        self.remove_yes.clicked.connect(self.confirm_remove_sender)
-        remove_no = QPushButton("Keep")
-        remove_no.clicked.connect(self.remove_bar.hide)
-        bar.addWidget(self.remove_text, 1)
-        bar.addWidget(self.remove_yes)
-        bar.addWidget(remove_no)
-        self.remove_bar.hide()
-
-        row = QHBoxLayout()
-        row.addWidget(self.new_sender, 1)
-        row.addWidget(add)
-        row.addWidget(self.remove_sender_button)
-        col = QVBoxLayout(group)
-        hint = QLabel("Only these addresses may send, from this window, scripts and the command line alike.")
-        hint.setProperty("role", "hint")
-        col.addWidget(hint)
-        col.addWidget(self.sender_list)
-        col.addLayout(row)
-        col.addWidget(self.errors["sender"])
-        col.addWidget(self.remove_bar)
-        return group
-
-    def load_senders(self) -> None:
-        self.sender_list.clear()
-        self.sender_list.addItems(self.queue.list_senders())
-
-    def add_sender(self) -> bool:
-        text = self.new_sender.text()
-        self.errors["sender"].hide()
-        try:
-            pattern = normalize_sender_pattern(text)
-        except (InvalidEmailError, Error) as exc:
-            self._field_error("sender", str(exc))
-            return False
-        if not self.queue.add_sender(pattern):
-            self._field_error("sender", f"sender: {pattern} is already authorized")
-            return False
-        self.new_sender.clear()
-        self.load_senders()
-        self.sendersChanged.emit()
-        return True
-
-    def ask_remove_sender(self) -> None:
-        items = self.sender_list.selectedItems()
-        if not items:
-            return
-        self._pending_removal = items[0].text()
-        self.remove_text.setText(
-            f"Remove {self._pending_removal}? Mail from it will be refused from then on "
-            "(messages already queued still go out)."
-        )
-        self.remove_bar.show()
-        self.remove_yes.setFocus()
-
-    def confirm_remove_sender(self) -> None:
-        self.remove_bar.hide()
-        if self._pending_removal is not None:
-            self.queue.remove_sender(self._pending_removal)
-            self._pending_removal = None
-            self.load_senders()
-            self.sendersChanged.emit()
 
     # -- relay --------------------------------------------------------------------------------------------
     def _relay_group(self) -> QGroupBox:
@@ -395,7 +303,7 @@ class SettingsPane(QScrollArea):
     # -- load / save ----------------------------------------------------------------------------------------
     def load(self) -> None:
         s = self.settings
-        self.load_senders()
+        self.senders.load()
         local = s.get("relay.mode") == "local"
         self.local_radio.setChecked(local)
         self.smtp_radio.setChecked(not local)

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QDialogButtonBox
 from mailgui.clock import FakeClock
 from mailgui.gui.app import AppSession
 from mailgui.gui.backend import Backend
-from mailgui.gui.main_window import WorkerStatus
+from mailgui.gui.worker_status import WorkerStatus
 from mailgui.message import MessageFields, build_message
 from mailgui.queue import Attempt, Queue, RecipientResult
 from tests.gui.conftest import AsyncRunner, until
@@ -77,7 +77,7 @@ def test_a_new_queue_opens_the_first_run_then_the_worker_runs_and_closing_stops_
         await asyncio.wait_for(session.started.wait(), 10)
         assert session.window is not None
         assert session.window.worker_label.text() == "Sending: running"
-        assert session.window.settings_pane.sender_list.item(0).text() == "you@localhost"
+        assert session.window.settings_pane.senders.list.item(0).text() == "you@localhost"
         session.window.close()
         return await task
 

@@ -14,7 +14,8 @@ from mailgui import mail
 from mailgui.clock import FakeClock
 from mailgui.errors import Error
 from mailgui.gui.address_field import address_problems, split_entries
-from mailgui.gui.compose import ComposeWindow, error_field
+from mailgui.gui.compose import ComposeWindow
+from mailgui.gui.compose_checks import error_field
 from mailgui.queue import Queue, Status
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 from pytestqt.qtbot import QtBot
 
 from mailgui.clock import FakeClock
-from mailgui.gui.compose import AUTOSAVE_DELAY, ComposeWindow
+from mailgui.gui.autosave import AUTOSAVE_DELAY
+from mailgui.gui.compose import ComposeWindow
 from mailgui.gui.main_window import MainWindow
 from mailgui.queue import Queue
 

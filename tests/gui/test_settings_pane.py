@@ -64,31 +64,36 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
 
 
 def test_adding_a_sender_validates_and_normalizes_it(pane: SettingsPane, queue: Queue, qtbot: QtBot) -> None:
-    pane.new_sender.setText("ann@")
-    assert not pane.add_sender()
-    assert pane.errors["sender"].isVisible()
-    assert "sender: 'ann@' is not a valid address" in pane.errors["sender"].text()
-    pane.new_sender.setText("@Example.COM")
-    qtbot.keyClick(pane.new_sender, "\r")
+    senders = pane.senders
+    changes: list[None] = []
+    pane.sendersChanged.connect(lambda: changes.append(None))
+    senders.new_edit.setText("ann@")
+    assert not senders.add()
+    assert senders.error.isVisible()
+    assert "sender: 'ann@' is not a valid address" in senders.error.text()
+    senders.new_edit.setText("@Example.COM")
+    qtbot.keyClick(senders.new_edit, "\r")
     assert queue.list_senders() == ["@example.com"]
-    assert [pane.sender_list.item(i).text() for i in range(pane.sender_list.count())] == ["@example.com"]
-    assert pane.errors["sender"].isHidden()
-    pane.new_sender.setText("@example.com")
-    assert not pane.add_sender()
-    assert pane.errors["sender"].text() == "sender: @example.com is already authorized"
+    assert [senders.list.item(i).text() for i in range(senders.list.count())] == ["@example.com"]
+    assert senders.error.isHidden()
+    assert len(changes) == 1
+    senders.new_edit.setText("@example.com")
+    assert not senders.add()
+    assert senders.error.text() == "sender: @example.com is already authorized"
 
 
 def test_removing_a_sender_asks_first(pane: SettingsPane, queue: Queue) -> None:
     queue.add_sender("ann@example.com")
     pane.load()
-    pane.sender_list.item(0).setSelected(True)
-    pane.remove_sender_button.click()
-    assert pane.remove_bar.isVisible()
-    assert "Remove ann@example.com?" in pane.remove_text.text()
+    senders = pane.senders
+    senders.list.item(0).setSelected(True)
+    senders.remove_button.click()
+    assert senders.remove_bar.isVisible()
+    assert "Remove ann@example.com?" in senders.remove_text.text()
     assert queue.list_senders() == ["ann@example.com"]
-    pane.remove_yes.click()
+    senders.remove_yes.click()
     assert queue.list_senders() == []
-    assert pane.sender_list.count() == 0
+    assert senders.list.count() == 0
 
 
 def test_bad_values_are_refused_beside_their_field_and_nothing_is_saved(pane: SettingsPane, queue: Queue) -> None:
