@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -10,7 +11,21 @@ from PySide6.QtGui import QIcon
 
 log = logging.getLogger(__name__)
 
-RESOURCES_DIR = Path(__file__).resolve().parents[2] / "resources"
+
+def _find_resources() -> Path:
+    """The source tree's ``resources/`` (a checkout or an editable install, as ``make run`` does), else where a
+    wheel's data files land (``<prefix>/share/mailgui/resources``)."""
+    candidates = [
+        Path(__file__).resolve().parents[2] / "resources",
+        Path(sys.prefix) / "share" / "mailgui" / "resources",
+    ]
+    for path in candidates:
+        if (path / "style.qss").is_file():
+            return path
+    return candidates[0]
+
+
+RESOURCES_DIR = _find_resources()
 
 
 @cache
