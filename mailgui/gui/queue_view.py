@@ -30,6 +30,7 @@ from mailgui.errors import Error
 from mailgui.gui import status_style
 from mailgui.gui.change_watcher import ChangeWatcher
 from mailgui.gui.details import DetailsPane
+from mailgui.gui.queue_actions import QueueActionsMixin
 from mailgui.gui.queue_model import ID_ROLE, QueueTableModel
 from mailgui.gui.resources import icon
 from mailgui.queue import Queue
@@ -52,7 +53,7 @@ RESTORE_BUDGET_S = 0.15  # finding rows of ids deep in a filtered million-row li
 DRAG_SETTLE_MS = 80
 
 
-class QueueView(QWidget):
+class QueueView(QueueActionsMixin, QWidget):
     """The queue table with filter, search, details and actions. Embed it; feed it worker updates with
     :meth:`notify_changed`; it notices other processes' changes itself (``watcher``)."""
 
@@ -222,8 +223,12 @@ class QueueView(QWidget):
         self.model.refresh()
         self.details.refresh()
 
+    def selected_count(self) -> int:
+        """How many rows are selected, from the selection's ranges (a million selected rows is one range)."""
+        return sum(r.height() for r in self.table.selectionModel().selection())
+
     def selected_ids(self) -> list[int]:
-        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        rows = sorted({row for r in self.table.selectionModel().selection() for row in range(r.top(), r.bottom() + 1)})
         return [mid for mid in (self.model.message_id(r) for r in rows) if mid is not None]
 
     def current_id(self) -> int | None:
@@ -309,7 +314,7 @@ class QueueView(QWidget):
             bar.setValue(bar.value() + last - first + 1)
 
     def _save_selection(self) -> None:
-        ids = self.selected_ids() if len(self.table.selectionModel().selectedRows()) <= RESTORE_LIMIT else []
+        ids = self.selected_ids() if self.selected_count() <= RESTORE_LIMIT else []
         self._saved_selection = (ids, self.current_id())
 
     def _restore_selection(self) -> None:
@@ -361,94 +366,22 @@ class QueueView(QWidget):
         self.details.show_message(current.data(ID_ROLE) if current.isValid() else None)
 
     def _selection_changed(self, *_args: object) -> None:
-        rows = self.table.selectionModel().selectedRows()
-        if len(rows) > RESTORE_LIMIT:
+        count = self.selected_count()
+        if count > RESTORE_LIMIT:
             states = set(status_style.MESSAGE_STATES)  # too many to look at: let the queue refuse what it must
         else:
+            rows = self.table.selectionModel().selectedRows()
             states = {s.status for s in (self.model.summary(i.row()) for i in rows) if s is not None}
         self.retry_action.setEnabled(bool(states - {"sending", "sent"}))
         self.cancel_action.setEnabled(bool(states & {"queued", "deferred"}))
         self.delete_action.setEnabled(bool(states - {"sending"}))
-        self.edit_action.setEnabled(self.current_id() is not None and bool(rows))
+        self.edit_action.setEnabled(self.current_id() is not None and count > 0)
 
     def _context_menu(self, pos: Any) -> None:
         menu = QMenu(self)
         for a in (self.retry_action, self.cancel_action, self.delete_action, self.edit_action):
             menu.addAction(a)
         menu.popup(self.table.viewport().mapToGlobal(pos))
-
-    # -- actions -------------------------------------------------------------------------------------------
-    def retry_selected(self) -> None:
-        self._each(self.queue.requeue, "Retrying", "retried")
-
-    def cancel_selected(self) -> None:
-        self._each(self.queue.cancel, "Cancelled", "cancelled")
-
-    def _each(self, act: Callable[[int], None], done_word: str, verb: str) -> None:
-        ids = self.selected_ids()
-        if not ids:
-            return
-        done: list[int] = []
-        refused: list[str] = []
-        for mid in ids:
-            try:
-                act(mid)
-                done.append(mid)
-            except Error as exc:
-                refused.append(str(exc))
-        self.notify_changed(done)
-        text = f"{done_word} {len(done)} message{'s' if len(done) != 1 else ''}." if done else ""
-        if refused:
-            more = f" (and {len(refused) - 3} more)" if len(refused) > 3 else ""
-            text += f" {len(refused)} could not be {verb}: " + "; ".join(refused[:3]) + more
-        self._show_notice(text.strip(), error=bool(refused))
-
-    def delete_selected(self) -> None:
-        """Ask first (without blocking the event loop: the box is opened, not exec'd), then delete."""
-        ids = self.selected_ids()
-        if not ids:
-            return
-        n = len(ids)
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "Delete messages",
-            f"Delete {n} message{'s' if n != 1 else ''} from the queue for good?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            self,
-        )
-        box.setInformativeText("Messages being sent right now are kept. This cannot be undone.")
-        box.button(QMessageBox.StandardButton.Yes).setText("Delete")
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.finished.connect(lambda result: self._delete_confirmed(result, ids))
-        self.confirm_box = box
-        box.open()
-
-    def _delete_confirmed(self, result: int, ids: list[int]) -> None:
-        box, self.confirm_box = self.confirm_box, None
-        if box is not None:
-            box.deleteLater()
-        if result != QMessageBox.StandardButton.Yes:
-            return
-        try:
-            deleted = self.queue.delete(ids)
-        except Error as exc:
-            self._show_error(str(exc))
-            return
-        kept = len(ids) - deleted
-        text = f"Deleted {deleted} message{'s' if deleted != 1 else ''}."
-        if kept:
-            text += f" {kept} being sent right now {'was' if kept == 1 else 'were'} kept."
-        self.model.refresh()
-        self.details.refresh()
-        self._show_notice(text)
-
-    def edit_selected_as_new(self) -> None:
-        mid = self.current_id()
-        if mid is None:
-            ids = self.selected_ids()
-            mid = ids[0] if ids else None
-        if mid is not None:
-            self.editAsNew.emit(mid)
 
     # -- notices -------------------------------------------------------------------------------------------
     def _show_notice(self, text: str, error: bool = False) -> None:

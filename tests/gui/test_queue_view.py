@@ -233,3 +233,24 @@ def test_the_views_keys_do_not_clash_with_the_main_windows(qtbot, queue, clock):
     assert clashes == {}
     view_keys = {a.shortcut().toString() for a in window.queue_view.actions() if not a.shortcut().isEmpty()}
     assert {"Ctrl+R", "Ctrl+Shift+X", "Del", "Ctrl+E", "Ctrl+F"} <= view_keys
+
+
+def test_actions_on_many_messages_run_in_chunks_and_a_huge_selection_is_refused(qtbot, view, queue, clock, monkeypatch):
+    from mailgui.gui import queue_actions
+
+    queue.add_sender("@example.com")
+    ids = [enqueue(queue, clock, i) for i in range(25)]
+    view.refresh()
+    monkeypatch.setattr(queue_actions, "ACTION_CHUNK", 10)
+    monkeypatch.setattr(queue_actions, "ACTION_LIMIT", 20)
+    view.table.selectAll()
+    assert view.selected_count() == 25
+    view.cancel_selected()
+    assert "at most 20 at a time" in view.notice.text()
+    assert queue.count_messages("cancelled") == 0
+    view.select_ids(ids[:18], current=ids[0])
+    view.cancel_selected()
+    assert queue.count_messages("cancelled") == 10  # the first chunk; the event loop turns before the next
+    assert view.notice.text() == "Cancelled … 10 of 18"
+    qtbot.waitUntil(lambda: view.notice.text() == "Cancelled 18 messages.")
+    assert queue.count_messages("cancelled") == 18
