@@ -166,6 +166,7 @@ class QueueTableModel(QAbstractTableModel):
     def shutdown(self) -> None:
         """Stop a search in progress and join its thread (the view does this when it closes)."""
         self._search_token += 1
+        self._clock_timer.stop()
         self._searcher.wait()
 
     def _recount(self) -> None:

@@ -336,7 +336,11 @@ class QueueView(QueueActionsMixin, QWidget):
             self._count_changed(self.model.rowCount())
 
     def closeEvent(self, event: Any) -> None:
+        # Closed for good (the app is ending, or a test is done): nothing may fire on a queue closed after this.
         self.watcher.stop()
+        self._update_timer.stop()
+        self._search_timer.stop()
+        self._drag_settle.stop()
         self.model.shutdown()
         super().closeEvent(event)
 

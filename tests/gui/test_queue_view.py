@@ -233,6 +233,8 @@ def test_the_views_keys_do_not_clash_with_the_main_windows(qtbot, queue, clock):
     assert clashes == {}
     view_keys = {a.shortcut().toString() for a in window.queue_view.actions() if not a.shortcut().isEmpty()}
     assert {"Ctrl+R", "Ctrl+Shift+X", "Del", "Ctrl+E", "Ctrl+F"} <= view_keys
+    with qtbot.waitSignal(window.destroyed):  # no timer of it may fire after the queue file is closed
+        window.deleteLater()
 
 
 def test_actions_on_many_messages_run_in_chunks_and_a_huge_selection_is_refused(qtbot, view, queue, clock, monkeypatch):
