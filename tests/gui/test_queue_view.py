@@ -224,17 +224,19 @@ def test_the_views_keys_do_not_clash_with_the_main_windows(qtbot, queue, clock):
     from mailgui.gui.main_window import MainWindow
 
     window = MainWindow(queue, clock)
-    qtbot.addWidget(window)
-    keys: dict[str, list[str]] = {}
-    for action in window.findChildren(QAction):
-        for seq in action.shortcuts():
-            keys.setdefault(seq.toString(), []).append(action.text())
-    clashes = {k: v for k, v in keys.items() if k and len(v) > 1}
-    assert clashes == {}
-    view_keys = {a.shortcut().toString() for a in window.queue_view.actions() if not a.shortcut().isEmpty()}
-    assert {"Ctrl+R", "Ctrl+Shift+X", "Del", "Ctrl+E", "Ctrl+F"} <= view_keys
-    with qtbot.waitSignal(window.destroyed):  # no timer of it may fire after the queue file is closed
-        window.deleteLater()
+    try:
+        keys: dict[str, list[str]] = {}
+        for action in window.findChildren(QAction):
+            for seq in action.shortcuts():
+                keys.setdefault(seq.toString(), []).append(action.text())
+        clashes = {k: v for k, v in keys.items() if k and len(v) > 1}
+        assert clashes == {}
+        view_keys = {a.shortcut().toString() for a in window.queue_view.actions() if not a.shortcut().isEmpty()}
+        assert {"Ctrl+R", "Ctrl+Shift+X", "Del", "Ctrl+E", "Ctrl+F"} <= view_keys
+    finally:
+        window.queue_view.close()  # stops its timers
+        with qtbot.waitSignal(window.destroyed):  # nothing of it may fire after the queue file is closed
+            window.deleteLater()
 
 
 def test_actions_on_many_messages_run_in_chunks_and_a_huge_selection_is_refused(qtbot, view, queue, clock, monkeypatch):
