@@ -13,6 +13,8 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+import shiboken6
+
 from mailgui.clock import Clock, SystemClock
 from mailgui.errors import Error
 from mailgui.gui.backend import Backend, WorkerBackend, test_connection
@@ -135,7 +137,9 @@ class AppSession:
             await self.window.settings_pane.tasks.cancel_all()
             await self.window.tasks.cancel_all()
             self.window.hide()
-            self.window.deleteLater()
+            # Destroyed now, not with deleteLater(): the views' timers must not fire on the queue closed below.
+            shiboken6.delete(self.window)
+            self.window = None
         if self.queue is not None:
             self.queue.close()
 
