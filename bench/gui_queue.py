@@ -204,6 +204,9 @@ async def run(args: argparse.Namespace, path: Path) -> None:
     view._search_now()
     await asyncio.sleep(0.3)
 
+    if args.filter:
+        view.filter_combo.setCurrentIndex(view.filter_combo.findText(args.filter.capitalize()))
+        print(f"filtered to {args.filter}: {view.model.rowCount():,} rows")
     view.table.scrollToBottom()  # where the oldest messages are: the ones the worker sends first
     await asyncio.sleep(0.3)
 
@@ -307,6 +310,7 @@ def main() -> None:
     parser.add_argument("--db", type=Path, help="queue file to fill (or reuse if it holds --messages already)")
     parser.add_argument("--load", choices=["worker", "enqueue"], default="worker")
     parser.add_argument("--connections", type=int, default=4, help="SMTP connections of the worker")
+    parser.add_argument("--filter", help="show only this state during the load (e.g. queued, sent)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = args.db or Path(tmp) / "bench.sqlite3"

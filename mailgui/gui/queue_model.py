@@ -57,6 +57,7 @@ class QueueTableModel(QAbstractTableModel):
     PAGE = 100
     MAX_CACHED = 3000  # rows kept; older pages are dropped as the view moves on
     NEW_ROWS_LIMIT = PAGE  # more new messages than this in one tick are counted, not read (until shown)
+    BACKGROUND_RECOUNT = 20_000  # longer state-filtered lists are recounted in a thread on live changes
 
     countChanged = Signal(int)
     searchingChanged = Signal(bool)  # a search is running in the background (True) or has finished (False)
@@ -79,6 +80,9 @@ class QueueTableModel(QAbstractTableModel):
         self._ids: list[int] | None = None
         self._search_token = 0
         self._search_high_water = 0
+        self._recount_token = 0  # a background recount under a state filter is running
+        self._recount_again = False
+        self._recount_high_water = 0
         self.searching = False
         self._searcher = BackgroundSearch(queue.path, self)
         self._searcher.finished.connect(self._search_finished)
@@ -127,6 +131,7 @@ class QueueTableModel(QAbstractTableModel):
             self._set_searching(True)
             return
         self._set_searching(False)
+        self._recount_token, self._recount_again = 0, False  # a count under way is now stale
         self._ids = None
         self.beginResetModel()
         self._rows.clear()
@@ -147,6 +152,9 @@ class QueueTableModel(QAbstractTableModel):
             self.searchingChanged.emit(searching)
 
     def _search_finished(self, token: int, result: object) -> None:
+        if token and token == self._recount_token:
+            self._recount_finished(result)
+            return
         if token != self._search_token or not self._search:
             return  # superseded by another search, or the search box was cleared
         self._set_searching(False)
@@ -162,6 +170,22 @@ class QueueTableModel(QAbstractTableModel):
         self._high_water = hw
         self.endResetModel()
         self.countChanged.emit(self._count)
+
+    def _recount_finished(self, result: object) -> None:
+        self._recount_token = 0
+        if not isinstance(result, int):
+            log.warning("recounting the queue list failed: %s", result)
+            self._schedule_reload()
+            return
+        self.beginResetModel()
+        self._clear()
+        self._count = result
+        self._high_water = self._recount_high_water
+        self.endResetModel()
+        self.countChanged.emit(self._count)
+        if self._recount_again:
+            self._recount_again = False
+            self._schedule_reload()
 
     def shutdown(self) -> None:
         """Stop a search in progress and join its thread (the view does this when it closes)."""
@@ -180,8 +204,19 @@ class QueueTableModel(QAbstractTableModel):
             QTimer.singleShot(0, self._reload_if_pending)
 
     def _reload_if_pending(self) -> None:
-        if self._reload_pending:
-            self.refresh()
+        if not self._reload_pending:
+            return
+        if self._statuses is not None and not self._search and self._count > self.BACKGROUND_RECOUNT:
+            # Live changes under a state filter: count in the background, reset when the count is in. One
+            # recount at a time; changes meanwhile make one more.
+            self._reload_pending = False
+            if self._recount_token:
+                self._recount_again = True
+                return
+            self._recount_high_water = self._newest_id()
+            self._recount_token = self._searcher.start(self._statuses, "", count_before=self._recount_high_water + 1)
+            return
+        self.refresh()
 
     # -- what the view shows -----------------------------------------------------------------------------
     def set_visible_rows(self, first: int, last: int) -> None:
@@ -355,8 +390,12 @@ class QueueTableModel(QAbstractTableModel):
         known = {i for i in ids if i in self._row_of}
         if external:
             known.update(self._rows[r].id for r in self.visible_rows() if r in self._rows)
-        if self._statuses is not None and any(i not in self._row_of and i <= self._high_water for i in ids):
-            self._schedule_reload()
+        if self._statuses is not None:
+            # A changed message not on screen is not read again, so whether it left (or joined) the filtered
+            # list is unknown: count again. (Rows on screen are read; one that left makes _update_rows reload.)
+            shown = self.visible_rows() if self._visible is not None else None
+            if any(i <= self._high_water and (shown is None or self._row_of.get(i, -1) not in shown) for i in ids):
+                self._schedule_reload()
         self._update_rows(sorted(known))
 
     def _insert_new(self) -> None:

@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 class BackgroundSearch(QObject):
     """Runs one search at a time; starting another interrupts the one in progress."""
 
-    finished = Signal(int, object)  # (token from start(), list of ids newest first | the Error that stopped it)
+    # (token from start(), list of ids newest first | a count (count_before) | the Error that stopped it)
+    finished = Signal(int, object)
 
     def __init__(self, path: str, parent: Any = None):
         super().__init__(parent)
@@ -33,22 +34,24 @@ class BackgroundSearch(QObject):
         self._threads: list[threading.Thread] = []
         self._running: dict[int, Queue] = {}
 
-    def start(self, statuses: Sequence[str] | None, search: str) -> int:
+    def start(self, statuses: Sequence[str] | None, search: str, *, count_before: int | None = None) -> int:
+        """Find the matching ids (newest first); or, with ``count_before``, only count the matches older than it
+        (a state filter over a million rows takes tens of ms to count: too long for the GUI thread)."""
         with self._lock:
             self._token += 1
             token = self._token
             for q in self._running.values():
                 q.conn.interrupt()  # thread-safe in sqlite3: the old scan stops at its next step
         thread = threading.Thread(
-            target=self._run, args=(token, statuses, search), name=f"mailgui-search-{token}", daemon=True
+            target=self._run, args=(token, statuses, search, count_before), name=f"mailgui-search-{token}", daemon=True
         )
         self._threads = [t for t in self._threads if t.is_alive()]
         self._threads.append(thread)
         thread.start()
         return token
 
-    def _run(self, token: int, statuses: Sequence[str] | None, search: str) -> None:
-        result: list[int] | Exception
+    def _run(self, token: int, statuses: Sequence[str] | None, search: str, count_before: int | None) -> None:
+        result: list[int] | int | Exception
         try:
             with Queue(self.path) as q:
                 with self._lock:
@@ -56,7 +59,10 @@ class BackgroundSearch(QObject):
                         return  # already superseded
                     self._running[token] = q
                 try:
-                    result = q.message_ids(statuses, search)
+                    if count_before is None:
+                        result = q.message_ids(statuses, search)
+                    else:
+                        result = q.count_messages(statuses, search or None, before_id=count_before)
                 finally:
                     with self._lock:
                         self._running.pop(token, None)

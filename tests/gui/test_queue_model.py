@@ -296,3 +296,28 @@ def test_a_newer_search_supersedes_an_older_one(qtbot, queue, clock):
     subjects = [model.data(model.index(r, COL_SUBJECT), D) for r in range(model.rowCount())]
     assert len(subjects) == 11 and all(s.startswith("bulk 19") for s in subjects)  # 19, 190-199
     model.shutdown()
+
+
+def test_a_long_state_filtered_list_is_recounted_in_the_background_on_live_changes(qtbot, queue, clock):
+    bulk(queue, clock, 60)
+    model = QueueTableModel(queue, clock)
+    model.BACKGROUND_RECOUNT = 10
+    model.set_filter(["queued"])
+    assert model.rowCount() == 60
+    model.set_visible_rows(0, 9)
+    for row in range(10):
+        model.message_id(row)
+    off_screen = queue.list_messages("queued", limit=1, newest_first=False)[0].id
+    queue.cancel(off_screen)  # leaves the list, far from the rows on screen
+    resets = []
+    model.modelReset.connect(lambda: resets.append(model.rowCount()))
+    model.apply_changes([off_screen])
+    model._reload_if_pending()
+    assert model._recount_token and resets == []  # counting in a thread; the GUI thread did not wait
+    queue.cancel(model.message_id(5))
+    model.apply_changes([model.message_id(5)])  # more changes meanwhile: one more count after this one
+    model._reload_if_pending()
+    qtbot.waitUntil(lambda: resets == [59, 58])
+    assert model.rowCount() == 58 == queue.count_messages("queued")
+    assert off_screen not in [model.message_id(r) for r in range(58)]
+    model.shutdown()
