@@ -125,13 +125,13 @@ class QueueTableModel(QAbstractTableModel):
         """Count again and drop every cached row. Views keep their selection by id across it (see QueueView).
         With a search, the matches are found again in the background and the list is replaced when they are."""
         self._reload_pending = False
+        self._recount_token, self._recount_again = 0, False  # a count under way is now stale
         if self._search:
             self._search_high_water = self._newest_id()
             self._search_token = self._searcher.start(self._statuses, self._search)
             self._set_searching(True)
             return
         self._set_searching(False)
-        self._recount_token, self._recount_again = 0, False  # a count under way is now stale
         self._ids = None
         self.beginResetModel()
         self._rows.clear()
@@ -174,8 +174,8 @@ class QueueTableModel(QAbstractTableModel):
     def _recount_finished(self, result: object) -> None:
         self._recount_token = 0
         if not isinstance(result, int):
+            # Said once per failure (the thread logged why); the next change tries again.
             log.warning("recounting the queue list failed: %s", result)
-            self._schedule_reload()
             return
         self.beginResetModel()
         self._clear()
