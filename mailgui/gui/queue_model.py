@@ -419,7 +419,7 @@ class QueueTableModel(QAbstractTableModel):
         )
         if len(new) < self.NEW_ROWS_LIMIT:
             k = len(new)
-            top = max(top, *(s.id for s in new))
+            top = max([top, *(s.id for s in new)])
         else:  # bounded by ``top``: what arrives meanwhile is found on the next tick
             k = self.queue.count_messages(statuses, search, after_id=self._high_water, before_id=top + 1)
             new = []

@@ -321,3 +321,13 @@ def test_a_long_state_filtered_list_is_recounted_in_the_background_on_live_chang
     assert model.rowCount() == 58 == queue.count_messages("queued")
     assert off_screen not in [model.message_id(r) for r in range(58)]
     model.shutdown()
+
+
+def test_new_messages_that_do_not_match_the_filter_are_not_inserted(queue, clock):
+    v = fill_varied(queue, clock)
+    model = QueueTableModel(queue, clock)
+    model.set_filter(["sent"])
+    new = enqueue(queue, clock, 70)  # queued: not in the Sent list
+    model.apply_changes([new])
+    model._reload_if_pending()
+    assert ids_of(model) == [v.sent]
