@@ -506,6 +506,11 @@ class MainWindow(QMainWindow):
 
     # -- closing ----------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._closing = True
+        if self.watcher is not None:
+            self.watcher.stop()
+        self._changes_timer.stop()
+        self.counts_reader.close()  # ends the counts thread and its connection
         for w in list(self.compose_windows):
             w.close()  # each saves its draft
         event.accept()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -83,6 +84,7 @@ def test_a_new_queue_opens_the_first_run_then_the_worker_runs_and_closing_stops_
 
     assert aloop.run(go()) == 0
     assert backend.calls == ["start", "stop"]
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("mailgui-counts")]  # thread ended
     assert session.queue is not None
     with pytest.raises(sqlite3.ProgrammingError):  # the window's connection was closed
         session.queue.conn.execute("SELECT 1")
