@@ -117,7 +117,7 @@ class MainWindow(QMainWindow):
         self.drafts_view = DraftsView(queue)
         self.drafts_view.openDraft.connect(self.open_draft)
         self.settings_pane = SettingsPane(queue, tester)
-        self.settings_pane.sendersChanged.connect(self._senders_changed)
+        self.settings_pane.sendersChanged.connect(self.reload_senders)
         if self.queue_view is not None and hasattr(self.queue_view, "editAsNew"):
             self.queue_view.editAsNew.connect(self.edit_as_new)
 
@@ -453,7 +453,7 @@ class MainWindow(QMainWindow):
         self.raise_()
         self.activateWindow()
 
-    def _senders_changed(self) -> None:
+    def reload_senders(self) -> None:
         for w in self.compose_windows:
             w.reload_senders()
 
