@@ -8,12 +8,11 @@ runs under the relay's timeout. Certificate checks are always on; ``relay.ca_fil
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -348,105 +347,3 @@ def _os_reason(exc: BaseException) -> str:
     if isinstance(exc, socket.gaierror):
         return f"host name not found ({exc.strerror or exc})"
     return str(exc)
-
-
-class RelayBackedOff(Exception):
-    """The relay is being left alone for now; the message goes back to the queue untouched."""
-
-
-class ConnectionPool:
-    """Up to ``target.connections`` sessions, each reused for message after message.
-
-    Slow start, as Postfix does it: until a transaction has gone through (at first, and again after a relay
-    failure) only one session is open or opening, so a sick relay sees one attempt, not a burst. After that,
-    sessions open in parallel as senders need them.
-    """
-
-    def __init__(self, target: RelayTarget):
-        self.target = target
-        self._context = tls_context(target) if target.security != "none" else None
-        self._idle: list[SmtpConnection] = []
-        self._busy: set[SmtpConnection] = set()
-        self._opening = 0
-        self._changed = asyncio.Event()
-        self.healthy = False
-        self.connect_attempts = 0
-        self.opened = 0
-
-    def _signal(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def acquire(self, gate: Callable[[], None] | None = None) -> SmtpConnection:
-        """An open session: an idle one, or a new one. ``gate`` may raise RelayBackedOff before opening."""
-        while True:
-            while self._idle:
-                conn = self._idle.pop()
-                if conn.is_open:
-                    self._busy.add(conn)
-                    return conn
-                conn.abort()
-            if self.healthy or not (self._busy or self._opening):
-                break
-            await self._changed.wait()  # slow start: wait for the one session to prove the relay well
-        if gate is not None:
-            gate()
-        conn = SmtpConnection(self.target, self._context)
-        self.connect_attempts += 1
-        self._opening += 1
-        try:
-            await conn.open()
-        except RelayError:
-            self.healthy = False
-            raise
-        finally:
-            self._opening -= 1
-            self._signal()
-        self.opened += 1
-        self._busy.add(conn)
-        return conn
-
-    def mark_healthy(self) -> None:
-        """A transaction went through: the relay works; more sessions may open in parallel."""
-        if not self.healthy:
-            self.healthy = True
-            self._signal()
-
-    def mark_unhealthy(self) -> None:
-        self.healthy = False
-
-    async def probe(self) -> None:
-        """Open one session and keep it for the next message (after a backoff: is the relay back?)."""
-        conn = await self.acquire()
-        self.release(conn)
-
-    def release(self, conn: SmtpConnection) -> None:
-        self._busy.discard(conn)
-        if conn.is_open:
-            self._idle.append(conn)
-        else:
-            conn.abort()
-        self._signal()
-
-    def discard(self, conn: SmtpConnection) -> None:
-        self._busy.discard(conn)
-        conn.abort()
-        self._signal()
-
-    @property
-    def idle_count(self) -> int:
-        return len(self._idle)
-
-    async def close_idle(self) -> None:
-        idle, self._idle = self._idle, []
-        if idle:
-            await asyncio.gather(*(c.close() for c in idle))
-
-    async def close(self) -> None:
-        """QUIT the idle sessions; drop any still busy (their senders were stopped)."""
-        await self.close_idle()
-        for conn in list(self._busy):
-            with contextlib.suppress(Exception):
-                conn.abort()
-        self._busy.clear()
-        self._signal()

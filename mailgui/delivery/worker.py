@@ -35,20 +35,14 @@ from mailgui.delivery.events import (
     WorkerState,
 )
 from mailgui.delivery.policy import RelayBackoff, RetryPolicy
+from mailgui.delivery.pool import ConnectionPool, RelayBackedOff
 from mailgui.delivery.queue_thread import QueueThread
-from mailgui.delivery.report import DELAYED
+from mailgui.delivery.recorder import Recorder
 from mailgui.delivery.reporting import FinishedAttempt, Reporter
 from mailgui.delivery.target import RelayTarget, local_hostname
-from mailgui.delivery.transport import (
-    ConnectionPool,
-    RecipientReply,
-    RelayBackedOff,
-    SmtpConnection,
-    StaleConnection,
-)
+from mailgui.delivery.transport import RecipientReply, SmtpConnection, StaleConnection
 from mailgui.errors import Error, LeaseLostError, UnknownMessageError
 from mailgui.queue import Attempt, AttemptOutcome, ClaimedMessage, Queue, RecipientResult, RecipientStatus, Status
-from mailgui.queue.records import NewReport
 from mailgui.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -116,14 +110,13 @@ class Worker:
         self._stopping = False
         self._running = False
         self._state = WorkerState(STOPPED)
-        self._outcomes: list[FinishedAttempt] = []
         self._claimed_at: dict[int, float] = {}
         self._in_flight = 0
         self._live = False  # run() is going: a recorder task writes outcomes as they come
         self._poke: asyncio.Event | None = None
         self._record_signal: asyncio.Event | None = None
         self._failure_at = 0.0  # loop time of the last relay failure
-        self.recorded = 0  # attempts written, over this worker's life
+        self.recorder = Recorder(self.db, self.owner, self.reporter, self.hub, self._claimed_at)
 
     # -- listeners and control ------------------------------------------------------------------------
     def subscribe(self, callback: Listener) -> Callable[[], None]:
@@ -283,7 +276,7 @@ class Worker:
                         last_busy = loop.time()
                         if len(claimed) == want:
                             continue
-                    elif feed.empty() and not self._in_flight and not self._outcomes:
+                    elif feed.empty() and not self._in_flight and not self.recorder.pending:
                         if until_idle and self._queue_idle():
                             break
                         if pool.idle_count and loop.time() - last_busy > self.idle_close:
@@ -520,80 +513,19 @@ class Worker:
             retry_at = self.policy.retry_at(now, msg.attempts + 1, msg.expires_at)
         else:
             retry_at = now
-        self._outcomes.append(FinishedAttempt(msg, attempt, retry_at, replies, relay_error))
+        self.recorder.add(FinishedAttempt(msg, attempt, retry_at, replies, relay_error))
         if self._live and self._record_signal is not None:
             self._record_signal.set()
 
     async def _flush(self) -> None:
-        """Write every finished attempt in one transaction (and queue their reports), then announce them."""
-        outcomes, self._outcomes = self._outcomes, []
-        if not outcomes:
-            return
-        now = self.clock.now()
-        remote = self.pool.target.host if self.pool else None
-        try:
-            recorded = await self.db.call(lambda q: self._write(q, outcomes, now, remote))
-        except Error:
-            log.exception(
-                "could not record %d attempts; their leases will expire and they will be retried", len(outcomes)
-            )
-            return
-        for done, (result, report_id) in zip(outcomes, recorded, strict=True):
-            self._claimed_at.pop(done.msg.id, None)
-            if isinstance(result, Exception):
-                log.warning("message %d: outcome not recorded: %s", done.msg.id, result)
-                continue
-            self.recorded += 1
-            self._log_outcome(done, result)
-            self.hub.publish(
-                MessageEvent(
-                    done.msg.id,
-                    result.status,
-                    done.attempt.results,
-                    done.attempt.error,
-                    done.retry_at if result.status == Status.DEFERRED else None,
-                    report_id,
-                )
-            )
-            if report_id is not None:
-                self.hub.publish(MessageEvent(report_id, Status.QUEUED))
+        self.recorder.remote_mta = self.pool.target.host if self.pool else None
+        self.recorder.delay_warning = self.delay_warning
+        await self.recorder.flush()
 
-    def _write(self, q: Queue, outcomes: list[FinishedAttempt], now: float, remote: str | None) -> list[Recorded]:
-        """On the queue thread: record the attempts and, in the same transaction, the reports they call for."""
-
-        def report(index: int, result: AttemptOutcome) -> NewReport | None:
-            done = outcomes[index]
-            try:
-                built = self.reporter.report_for(
-                    done, result, now=now, delay_warning=self.delay_warning, remote_mta=remote
-                )
-            except Exception:  # a report we cannot build must not lose the attempt's outcome
-                log.exception("message %d: could not build the report to <%s>", done.msg.id, done.msg.sender)
-                return None
-            if built is None:
-                return None
-            log.info("message %d: %s report queued to <%s>", done.msg.id, built.action, built.recipient)
-            return NewReport(
-                built.message_id, built.recipient, built.subject, built.raw, built.smtputf8, built.action == DELAYED
-            )
-
-        return q.record_attempts(self.owner, [(o.msg.id, o.attempt, o.retry_at) for o in outcomes], report)
-
-    def _log_outcome(self, done: FinishedAttempt, result: AttemptOutcome) -> None:
-        if not log.isEnabledFor(logging.INFO):
-            return
-        for r in done.attempt.results:
-            code = r.code if r.code is not None else "-"
-            log.info(
-                "message %d to <%s> via %s: %s (%s %s)",
-                done.msg.id,
-                r.address,
-                done.attempt.relay,
-                r.status,
-                code,
-                r.reply,
-            )
-        log.info("message %d: %s", done.msg.id, result.status)
+    @property
+    def recorded(self) -> int:
+        """Attempts written, over this worker's life."""
+        return self.recorder.recorded
 
     async def aclose(self) -> None:
         """Close the connections and the queue thread (run and run_once do this themselves)."""

@@ -1,0 +1,107 @@
+"""Finished attempts to the queue file: one transaction for a batch (with the reports they call for), then events."""
+
+from __future__ import annotations
+
+import logging
+
+from mailgui.delivery.events import EventHub, MessageEvent
+from mailgui.delivery.queue_thread import QueueThread
+from mailgui.delivery.report import DELAYED
+from mailgui.delivery.reporting import FinishedAttempt, Reporter
+from mailgui.errors import Error, LeaseLostError, UnknownMessageError
+from mailgui.queue import AttemptOutcome, Queue, Status
+from mailgui.queue.records import NewReport
+
+log = logging.getLogger(__name__)
+
+Recorded = tuple[AttemptOutcome | LeaseLostError | UnknownMessageError, int | None]
+
+
+class Recorder:
+    """Collects finished attempts; ``flush()`` writes them all in one transaction on the queue thread."""
+
+    def __init__(self, db: QueueThread, owner: str, reporter: Reporter, hub: EventHub, claimed_at: dict[int, float]):
+        self.db = db
+        self.owner = owner
+        self.reporter = reporter
+        self.hub = hub
+        self.claimed_at = claimed_at  # the worker's; a recorded message is no longer held
+        self.pending: list[FinishedAttempt] = []
+        self.recorded = 0
+        self.delay_warning = 0.0
+        self.remote_mta: str | None = None
+
+    def add(self, done: FinishedAttempt) -> None:
+        self.pending.append(done)
+
+    async def flush(self) -> None:
+        """Write every finished attempt (and queue their reports), then announce them."""
+        outcomes, self.pending = self.pending, []
+        if not outcomes:
+            return
+        now = self.db.clock.now()
+        remote, delay_warning = self.remote_mta, self.delay_warning
+        try:
+            recorded = await self.db.call(lambda q: self._write(q, outcomes, now, remote, delay_warning))
+        except Error:
+            log.exception(
+                "could not record %d attempts; their leases will expire and they will be retried", len(outcomes)
+            )
+            return
+        for done, (result, report_id) in zip(outcomes, recorded, strict=True):
+            self.claimed_at.pop(done.msg.id, None)
+            if isinstance(result, Exception):
+                log.warning("message %d: outcome not recorded: %s", done.msg.id, result)
+                continue
+            self.recorded += 1
+            self._log(done, result)
+            self.hub.publish(
+                MessageEvent(
+                    done.msg.id,
+                    result.status,
+                    done.attempt.results,
+                    done.attempt.error,
+                    done.retry_at if result.status == Status.DEFERRED else None,
+                    report_id,
+                )
+            )
+            if report_id is not None:
+                self.hub.publish(MessageEvent(report_id, Status.QUEUED))
+
+    def _write(
+        self, q: Queue, outcomes: list[FinishedAttempt], now: float, remote: str | None, delay_warning: float
+    ) -> list[Recorded]:
+        """On the queue thread: record the attempts and, in the same transaction, the reports they call for."""
+
+        def report(index: int, result: AttemptOutcome) -> NewReport | None:
+            done = outcomes[index]
+            try:
+                built = self.reporter.report_for(done, result, now=now, delay_warning=delay_warning, remote_mta=remote)
+            except Exception:  # a report we cannot build must not lose the attempt's outcome
+                log.exception("message %d: could not build the report to <%s>", done.msg.id, done.msg.sender)
+                return None
+            if built is None:
+                return None
+            log.info("message %d: %s report queued to <%s>", done.msg.id, built.action, built.recipient)
+            return NewReport(
+                built.message_id, built.recipient, built.subject, built.raw, built.smtputf8, built.action == DELAYED
+            )
+
+        return q.record_attempts(self.owner, [(o.msg.id, o.attempt, o.retry_at) for o in outcomes], report)
+
+    @staticmethod
+    def _log(done: FinishedAttempt, result: AttemptOutcome) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return
+        for r in done.attempt.results:
+            code = r.code if r.code is not None else "-"
+            log.info(
+                "message %d to <%s> via %s: %s (%s %s)",
+                done.msg.id,
+                r.address,
+                done.attempt.relay,
+                r.status,
+                code,
+                r.reply,
+            )
+        log.info("message %d: %s", done.msg.id, result.status)
