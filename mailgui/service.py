@@ -125,6 +125,7 @@ def run_worker(db: Path, *, until_idle: bool = False) -> int:
     """``mailgui worker``: deliver until Ctrl+C / SIGTERM (or, ``until_idle``, until nothing is left to send)."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command log (the local relay)
 
     async def main() -> None:
         services = await start_services(db, until_idle=until_idle)

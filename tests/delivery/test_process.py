@@ -122,6 +122,27 @@ async def test_cli_worker_without_a_relay_host_says_which_setting(tmp_path: Path
     assert "relay.host: no relay host is set" in err.decode()
 
 
+async def test_ctrl_c_lets_the_send_in_flight_finish_and_gives_the_rest_back(
+    tmp_path: Path, smtp_server: SMTPTestServer
+) -> None:
+    db = tmp_path / "q.sqlite3"
+    with smtp_queue(db, smtp_server.port) as queue:
+        fill(queue, 50)
+    smtp_server.hold()
+    proc = await worker_process(db)
+    await asyncio.wait_for(smtp_server.wait_holding(1), timeout=60)
+    proc.send_signal(signal.SIGINT)
+    smtp_server.release()  # the sends in flight finish...
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 0, err.decode()
+    with Queue(db) as queue:
+        counts = queue.counts_by_status()
+    assert "sending" not in counts  # ... and every other lease was given back
+    assert counts["sent"] == len(smtp_server.received) >= 1
+    assert counts["sent"] + counts["queued"] == 50
+    assert "mailgui worker stopped:" in out.decode()
+
+
 async def test_worker_killed_mid_backlog_loses_nothing_and_resends_at_most_what_was_in_flight(
     tmp_path: Path, smtp_server: SMTPTestServer
 ) -> None:
