@@ -265,7 +265,8 @@ class Worker:
                 elif self.backoff.active(now):
                     await self._expire_overdue()
                     timeout = min(timeout, max(0.0, self.backoff.until - now))
-                elif self.backoff.unwell and not await self._probe():
+                elif self.backoff.unwell:
+                    await self._probe()  # one connection: is the relay back? (either way, look again)
                     continue
                 elif feed.qsize() < low_water:
                     want = self.batch_size - feed.qsize()
