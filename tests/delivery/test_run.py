@@ -134,3 +134,22 @@ async def test_two_workers_on_one_queue_never_send_a_message_twice(
     assert len(smtp_server.received) == 60
     assert sorted(r.data for r in smtp_server.received) == sorted(authorized.get_message(i).raw for i in ids)
     assert a.recorded + b.recorded == 60
+
+
+async def test_relay_given_as_a_function_is_asked_again_on_each_pass(
+    authorized: Queue, clock: FakeClock, smtp_server: SMTPTestServer, enqueue: Enqueue
+) -> None:
+    async with SMTPTestServer() as other:
+        current = [smtp_server]
+        worker = Worker(
+            authorized,
+            clock=clock,
+            relay=lambda: RelayTarget("127.0.0.1", current[0].port, "none", timeout=5, connections=1),
+        )
+        enqueue("a@example.org")
+        await worker.run_once()
+        current[0] = other  # e.g. the user changed relay.* in Settings
+        enqueue("b@example.org")
+        await worker.run_once()
+        assert [r.rcpt_tos for r in smtp_server.received] == [("a@example.org",)]
+        assert [r.rcpt_tos for r in other.received] == [("b@example.org",)]
