@@ -25,7 +25,13 @@ class ConnectionPool:
 
     def __init__(self, target: RelayTarget):
         self.target = target
-        self._context = tls_context(target) if target.security != "none" else None
+        self._context = None
+        self._setup_error: RelayError | None = None  # e.g. an unreadable relay.ca_file: fails each attempt
+        if target.security != "none":
+            try:
+                self._context = tls_context(target)
+            except RelayError as exc:
+                self._setup_error = exc
         self._idle: list[SmtpConnection] = []
         self._busy: set[SmtpConnection] = set()
         self._opening = 0
@@ -52,6 +58,9 @@ class ConnectionPool:
             await self._changed.wait()  # slow start: wait for the one session to prove the relay well
         if gate is not None:
             gate()
+        if self._setup_error is not None:
+            self.connect_attempts += 1
+            raise self._setup_error
         conn = SmtpConnection(self.target, self._context)
         self.connect_attempts += 1
         self._opening += 1

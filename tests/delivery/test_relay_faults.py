@@ -237,6 +237,20 @@ async def test_untrusted_certificate_is_a_tls_failure_never_plain_text(
         assert server.received == [] and "MAIL" not in server.commands()
 
 
+async def test_an_unreadable_ca_file_fails_each_attempt_and_says_so(
+    authorized: Queue, clock: FakeClock, enqueue: Enqueue, smtp_server: SMTPTestServer, tmp_path: Path
+) -> None:
+    bad = tmp_path / "not-a-ca.pem"
+    bad.write_text("not a certificate")
+    target = RelayTarget("127.0.0.1", smtp_server.port, "starttls", timeout=5, ca_file=str(bad))
+    mid, worker = await _deliver_one(authorized, clock, target, enqueue)
+    summary = authorized.get_message(mid).summary
+    assert summary.status == Status.DEFERRED
+    assert (summary.last_reply or "").startswith(f"relay.ca_file: cannot load {bad}")
+    assert worker.state.name == "unreachable"
+    assert smtp_server.connections == []
+
+
 async def test_starttls_not_offered_is_refused(
     authorized: Queue, clock: FakeClock, enqueue: Enqueue, smtp_server: SMTPTestServer, tmp_path: Path
 ) -> None:
