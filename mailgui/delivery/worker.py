@@ -259,32 +259,36 @@ class Worker:
             while not stop.is_set():
                 poke.clear()
                 timeout = self.poll_interval
-                now = self.clock.now()
-                if self._paused:
-                    pass
-                elif self.backoff.active(now):
-                    await self._expire_overdue()
-                    timeout = min(timeout, max(0.0, self.backoff.until - now))
-                elif self.backoff.unwell:
-                    await self._probe()  # one connection: is the relay back? (either way, look again)
-                    continue
-                elif feed.qsize() < low_water:
-                    want = self.batch_size - feed.qsize()
-                    claimed = await self._claim(want)
-                    for msg in claimed:
-                        feed.put_nowait(msg)
-                    if claimed:
-                        last_busy = loop.time()
-                        if len(claimed) == want:
-                            continue
-                    elif feed.empty() and not self._in_flight and not self.recorder.pending:
-                        if until_idle and self._queue_idle():
-                            break
-                        if pool.idle_count and loop.time() - last_busy > self.idle_close:
-                            await pool.close_idle()
-                        due = self.queue.next_due_at()
-                        if due is not None:
-                            timeout = min(timeout, max(0.0, due - now))
+                try:
+                    now = self.clock.now()
+                    if self._paused:
+                        pass
+                    elif self.backoff.active(now):
+                        await self._expire_overdue()
+                        timeout = min(timeout, max(0.0, self.backoff.until - now))
+                    elif self.backoff.unwell:
+                        await self._probe()  # one connection: is the relay back? (either way, look again)
+                        continue
+                    elif feed.qsize() < low_water:
+                        want = self.batch_size - feed.qsize()
+                        claimed = await self._claim(want)
+                        for msg in claimed:
+                            feed.put_nowait(msg)
+                        if claimed:
+                            last_busy = loop.time()
+                            if len(claimed) == want:
+                                continue
+                        elif feed.empty() and not self._in_flight and not self.recorder.pending:
+                            if until_idle and self._queue_idle():
+                                break
+                            if pool.idle_count and loop.time() - last_busy > self.idle_close:
+                                await pool.close_idle()
+                            due = self.queue.next_due_at()
+                            if due is not None:
+                                timeout = min(timeout, max(0.0, due - now))
+                except Error as exc:  # the queue file is busy, full or gone: say so, keep trying
+                    log.error("delivery: cannot use the queue now: %s", exc)
+                    timeout = self.poll_interval
                 if self._in_flight or not feed.empty():
                     last_busy = loop.time()
                 if not poke.is_set():
