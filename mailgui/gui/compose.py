@@ -9,7 +9,6 @@ from PySide6.QtCore import QDateTime, QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QDateTimeEdit,
     QFormLayout,
     QFrame,
@@ -27,13 +26,14 @@ from PySide6.QtWidgets import (
 from mailgui import mail
 from mailgui.addresses import parse_mailbox
 from mailgui.clock import Clock
-from mailgui.errors import Error, InvalidEmailError, InvalidHeaderValueError
+from mailgui.errors import Error
 from mailgui.gui.address_field import AddressField, split_entries
 from mailgui.gui.attachment_list import AttachmentList, local_files
 from mailgui.gui.autosave import AUTOSAVE_DELAY, DraftAutosave
 from mailgui.gui.compose_checks import PreSendCheck, error_field, pre_send_checks
 from mailgui.gui.compose_help import reserved_addresses_html
 from mailgui.gui.resources import icon
+from mailgui.gui.sender_field import SenderField
 from mailgui.queue import Queue
 from mailgui.queue.drafts import DraftFields
 
@@ -117,24 +117,18 @@ class ComposeWindow(QWidget):
         self.confirm_fix.clicked.connect(self._confirm_fix)
         self._current_check: PreSendCheck | None = None
 
-        self.sender_box = QComboBox()
-        self.sender_box.setObjectName("senderBox")
-        self.sender_box.setEditable(True)
-        self.sender_box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.sender_box.setMinimumWidth(320)
-        self.sender_box.lineEdit().setPlaceholderText("an authorized sender")
-        self.sender_box.activated.connect(self._sender_chosen)
+        self.sender_field = SenderField()
+        self.sender_field.setObjectName("senderField")
         self.no_senders = QLabel('No authorized senders yet. <a href="settings">Add one in Settings</a> to send mail.')
         self.no_senders.setObjectName("noSendersLink")
         self.no_senders.setProperty("role", "fieldError")
         self.no_senders.linkActivated.connect(lambda _l: self.openSettingsRequested.emit())
         self.no_senders.hide()
-        self.errors: dict[str, QLabel] = {"sender": _error_label("senderError")}
+        self.errors: dict[str, QLabel] = {"sender": self.sender_field.error}
         sender_col = QVBoxLayout()
         sender_col.setSpacing(2)
-        sender_col.addWidget(self.sender_box)
+        sender_col.addWidget(self.sender_field)
         sender_col.addWidget(self.no_senders)
-        sender_col.addWidget(self.errors["sender"])
 
         self.to_field = AddressField("to")
         self.cc_field = AddressField("cc")
@@ -157,7 +151,9 @@ class ComposeWindow(QWidget):
         form.addRow("&Subject:", subject_col)
         for label_widget in (form.labelForField(sender_col), form.labelForField(subject_col)):
             if isinstance(label_widget, QLabel):
-                label_widget.setBuddy(self.sender_box if label_widget.text() == "&From:" else self.subject_edit)
+                label_widget.setBuddy(
+                    self.sender_field.choice if label_widget.text() == "&From:" else self.subject_edit
+                )
 
         self.body_edit = QPlainTextEdit()
         self.body_edit.setObjectName("bodyEdit")
@@ -274,7 +270,7 @@ class ComposeWindow(QWidget):
             f.edit.textEdited.connect(self._changed)
         self.subject_edit.textEdited.connect(self._changed)
         self.subject_edit.textChanged.connect(self._update_title)
-        self.sender_box.editTextChanged.connect(self._changed)
+        self.sender_field.changed.connect(self._changed)
         self.body_edit.textChanged.connect(self._changed)
         self.html_edit.textChanged.connect(self._changed)
         self.html_check.toggled.connect(self._changed)
@@ -290,43 +286,26 @@ class ComposeWindow(QWidget):
 
     # -- senders ----------------------------------------------------------------------------------------
     def reload_senders(self) -> None:
-        """Offer the authorized senders: exact addresses, and ``@domain`` entries to complete."""
-        current = self.sender_box.currentText()
+        """Offer the authorized senders: exact addresses to pick, and ``@domain`` entries to complete."""
         patterns = self.queue.list_senders()
-        exact = [p for p in patterns if not p.startswith("@")]
-        domains = [p for p in patterns if p.startswith("@")]
-        self.sender_box.blockSignals(True)
-        self.sender_box.clear()
-        self.sender_box.addItems(exact + domains)
-        self.sender_box.setEditText(current or (exact[0] if exact else ""))
-        self.sender_box.blockSignals(False)
+        self.sender_field.set_senders(patterns)
         self.no_senders.setVisible(not patterns)
         self.send_button.setEnabled(bool(patterns))
         self.later_button.setEnabled(bool(patterns))
 
-    def _sender_chosen(self, index: int) -> None:
-        text = self.sender_box.itemText(index)
-        if text.startswith("@"):  # a whole domain is authorized: the user writes the local part
-            self.sender_box.setEditText(text)
-            self.sender_box.lineEdit().setCursorPosition(0)
-            self.sender_box.setFocus()
-
     def check_sender(self) -> str | None:
-        text = self.sender_box.currentText().strip()
-        if not text:
-            return "sender: choose an authorized sender"
-        try:
-            mailbox = parse_mailbox(text, "sender")
-        except (InvalidEmailError, InvalidHeaderValueError) as exc:
-            return str(exc)
-        if not self.queue.is_authorized(mailbox.address):
+        reason = self.sender_field.problem(final=True)
+        if reason is not None:
+            return reason
+        mailbox = parse_mailbox(self.sender_field.text(), "sender")
+        if not self.queue.is_authorized(mailbox.address):  # removed in Settings since the list was read
             return f"sender: {mailbox.address!r} is not an authorized sender; add it (or its @domain) in Settings"
         return None
 
     # -- fields -----------------------------------------------------------------------------------------
     def fields(self) -> DraftFields:
         return DraftFields(
-            sender=self.sender_box.currentText().strip(),
+            sender=self.sender_field.text(),
             to=self.to_field.text(),
             cc=self.cc_field.text(),
             bcc=self.bcc_field.text(),
@@ -338,7 +317,7 @@ class ComposeWindow(QWidget):
 
     def set_fields(self, f: DraftFields) -> None:
         if f.sender:
-            self.sender_box.setEditText(f.sender)
+            self.sender_field.set_text(f.sender)
         self.to_field.setText(f.to)
         self.cc_field.setText(f.cc)
         self.bcc_field.setText(f.bcc)
@@ -360,11 +339,14 @@ class ComposeWindow(QWidget):
         if field in self.address_fields:
             self.address_fields[field].show_error(message)
             self.address_fields[field].edit.setFocus()
+        elif field == "sender":
+            self.sender_field.show_error(message)
+            self.sender_field.setFocus()
         elif field is not None:
             label = self.errors[field]
             label.setText(message)
             label.show()
-            focus = {"sender": self.sender_box, "subject": self.subject_edit, "body": self.body_edit}.get(field)
+            focus = {"sender": self.sender_field, "subject": self.subject_edit, "body": self.body_edit}.get(field)
             if focus is not None:
                 focus.setFocus()
         else:
@@ -376,6 +358,7 @@ class ComposeWindow(QWidget):
         for name, label in self.errors.items():
             if name != "attachments":
                 label.hide()
+        self.sender_field.show_error(None)
         for f in self.address_fields.values():
             f.show_error(None)
 

@@ -258,7 +258,7 @@ def test_edit_as_new_opens_compose_prefilled_from_the_queued_message(
         assert window is not None and window.queue_view is not None
         window.queue_view.editAsNew.emit(message_id)
         [compose] = window.compose_windows
-        assert compose.sender_box.currentText() == "Ann <ann@example.com>"
+        assert compose.sender_field.text() == "Ann <ann@example.com>"
         assert compose.to_field.entries() == ["Bob <bob@example.org>"]
         assert compose.cc_field.entries() == ["carol@example.org"]
         assert compose.bcc_field.entries() == ["dave@example.org"]  # from the envelope: Bcc is not in the headers

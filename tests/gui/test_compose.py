@@ -29,7 +29,7 @@ def window(qtbot: QtBot, authorized: Queue, clock: FakeClock) -> Iterator[Compos
 
 
 def fill(w: ComposeWindow, *, to: str = "bob@example.org", subject: str = "Hello", body: str = "Hi Bob") -> None:
-    w.sender_box.setEditText("ann@example.com")
+    w.sender_field.set_text("ann@example.com")
     w.to_field.setText(to)
     w.subject_edit.setText(subject)
     w.body_edit.setPlainText(body)
@@ -92,7 +92,7 @@ def test_an_unauthorized_sender_is_refused_beside_from_and_nothing_is_lost(
     window: ComposeWindow, authorized: Queue
 ) -> None:
     fill(window)
-    window.sender_box.setEditText("mallory@evil.example")
+    window.sender_field.set_text("mallory@evil.example")
     assert window.send() is None
     assert window.isVisible()
     label = window.error_label("sender")
@@ -250,7 +250,7 @@ def test_with_no_authorized_sender_the_window_links_to_settings(qtbot: QtBot, qu
         w.no_senders.linkActivated.emit("settings")
     queue.add_sender("ann@example.com")
     w.reload_senders()
-    assert not w.no_senders.isVisible() and w.sender_box.currentText() == "ann@example.com"
+    assert not w.no_senders.isVisible() and w.sender_field.text() == "ann@example.com"
 
 
 def test_help_lists_the_reserved_simulator_addresses_and_inserts_one(window: ComposeWindow) -> None:
@@ -263,3 +263,44 @@ def test_help_lists_the_reserved_simulator_addresses_and_inserts_one(window: Com
     window.to_field.setText("bob@example.org")
     window.help_panel.linkActivated.emit("bounce@simulator.mailgui.test")
     assert window.to_field.entries() == ["bob@example.org", "bounce@simulator.mailgui.test"]
+
+
+def test_from_offers_only_authorized_senders_and_cannot_be_typed_into(window: ComposeWindow) -> None:
+    field = window.sender_field
+    assert not field.choice.isEditable()
+    assert [field.choice.itemText(i) for i in range(field.choice.count())] == ["ann@example.com", "@example.com"]
+    field.choice.setCurrentIndex(0)  # an exact address is a fixed choice: nothing to type
+    assert not field.local_edit.isVisible()
+    assert field.text() == "ann@example.com"
+    field.name_edit.setText("Ann Example")
+    assert field.text() == "Ann Example <ann@example.com>"
+
+
+def test_a_domain_sender_asks_for_the_part_before_the_at_and_checks_it_as_you_type(
+    qtbot: QtBot, window: ComposeWindow
+) -> None:
+    field = window.sender_field
+    field.choice.setCurrentIndex(1)  # @example.com: any address there may send
+    assert field.local_edit.isVisible()
+    assert field.text() == "" and not field.error.isVisible()  # not written yet: no complaint while typing
+    qtbot.keyClicks(field.local_edit, "a b")
+    assert field.error.isVisible()
+    assert field.error.text().startswith("sender: ")
+    assert field.local_edit.property("invalid") is True
+    field.local_edit.clear()
+    qtbot.keyClicks(field.local_edit, "sales")
+    assert not field.error.isVisible()
+    assert field.text() == "sales@example.com"
+    field.local_edit.clear()
+    assert window.send() is None
+    assert "type the part before the @" in window.error_label("sender").text()
+
+
+def test_a_domain_sender_from_a_draft_selects_the_domain_with_its_local_part(window: ComposeWindow) -> None:
+    window.sender_field.set_text("Sales <sales@example.com>")
+    assert window.sender_field.choice.currentText() == "@example.com"
+    assert window.sender_field.local_edit.text() == "sales"
+    assert window.sender_field.name_edit.text() == "Sales"
+    assert window.sender_field.text() == "Sales <sales@example.com>"
+    window.reload_senders()  # the list is read again (settings changed): the choice stays
+    assert window.sender_field.text() == "Sales <sales@example.com>"

@@ -60,7 +60,7 @@ async def running_app(db: Path, clock: FakeClock, **worker_options: object) -> A
 
 def compose(window: MainWindow, to: str, subject: str = "Hello", body: str = "Hi there") -> ComposeWindow:
     w = window.new_message()
-    w.sender_box.setEditText(SENDER)
+    w.sender_field.set_text(SENDER)
     w.to_field.setText(to)
     w.subject_edit.setText(subject)
     w.body_edit.setPlainText(body)
@@ -260,7 +260,7 @@ def test_with_the_defaults_mail_goes_through_the_built_in_relay_and_bounces_land
         ids = {}
         for to in ("success@simulator.mailgui.test", "bounce@simulator.mailgui.test"):
             w = window.new_message()
-            assert w.sender_box.currentText() == "you@localhost"
+            assert w.sender_field.text() == "you@localhost"
             w.to_field.setText(to)
             w.subject_edit.setText(f"To {to}")
             w.body_edit.setPlainText("Trying mailgui")
