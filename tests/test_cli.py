@@ -6,6 +6,7 @@ import email
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from email import policy
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from mailgui.queue import Attempt, Queue, RecipientResult
+from tests.queue.helpers import make_corrupt
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 SUMMARY_KEYS = {
@@ -30,8 +32,10 @@ SUMMARY_KEYS = {
 }
 
 
-def run(db: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "MAILGUI_DB"}
+def run(
+    db: Path, *args: str, stdin: str | None = None, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "MAILGUI_DB"} | (extra_env or {})
     # No OS keyring, whatever the machine running the tests has.
     env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
     return subprocess.run(
@@ -257,6 +261,29 @@ def test_an_unusable_queue_file_is_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     user_error(run(blocker / "q.sqlite3", "queue"), "mailgui: queue file ")
+
+
+@pytest.mark.parametrize(
+    "args", [("queue",), ("queue", "--json"), ("show", "1"), ("senders", "list"), ("config", "list")]
+)
+def test_a_corrupt_queue_file_is_one_line_not_a_traceback(tmp_path: Path, args: tuple[str, ...]) -> None:
+    path = tmp_path / "corrupt.sqlite3"
+    make_corrupt(path)
+    user_error(run(path, *args), f"mailgui: queue file {path}: database disk image is malformed")
+
+
+def test_a_queue_file_locked_by_another_process_is_one_line_after_the_busy_timeout(db: Path) -> None:
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("INSERT INTO settings(key, value) VALUES ('held', '1')")
+    try:
+        for args in (("queue",), ("senders", "add", "@example.org")):
+            result = run(db, *args, extra_env={"MAILGUI_BUSY_TIMEOUT_MS": "100"})
+            user_error(result, f"mailgui: queue file {db}: database is locked")
+    finally:
+        holder.close()
+    assert ok(db, "senders", "list") == "@example.com\n"
 
 
 # -- queue, show, retry, cancel ------------------------------------------------------------------------

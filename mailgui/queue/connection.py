@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 from mailgui.errors import StorageError
 from mailgui.queue.schema import migrate
 
 BUSY_TIMEOUT_MS = 15_000
+# How long to wait for another process's lock before giving up (ms); tests shorten it.
+BUSY_TIMEOUT_ENV = "MAILGUI_BUSY_TIMEOUT_MS"
 
 # Environmental failures a user can act on (disk full, read-only, locked, corrupt): shown as they are.
 _ENVIRONMENTAL = (
@@ -35,17 +41,34 @@ def is_environmental(exc: sqlite3.Error) -> bool:
     return isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError) and any(w in text for w in _ENVIRONMENTAL)
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
+def busy_timeout_ms() -> int:
+    """The busy timeout: ``$MAILGUI_BUSY_TIMEOUT_MS`` if set (a whole number of ms), else 15 s."""
+    text = os.environ.get(BUSY_TIMEOUT_ENV, "").strip()
+    if not text:
+        return BUSY_TIMEOUT_MS
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise StorageError(f"{BUSY_TIMEOUT_ENV}: {text!r} is not a whole number of milliseconds")
+    return value
+
+
+def connect(path: str | Path, busy_timeout: float | None = None) -> sqlite3.Connection:
     """Open (creating if needed) a queue file in WAL mode with a busy timeout, migrated to the current schema.
+
+    ``busy_timeout`` (seconds) is how long to wait for another process's lock; default :func:`busy_timeout_ms`.
 
     synchronous=FULL: in WAL mode a commit then returns only after the WAL is fsynced, so a message whose
     send() returned survives a power cut, not only a killed process.
     """
     path = Path(path)
+    timeout_ms = busy_timeout_ms() if busy_timeout is None else round(busy_timeout * 1000)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn = sqlite3.connect(path, isolation_level=None, timeout=timeout_ms / 1000, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
@@ -80,3 +103,33 @@ def transaction(conn: sqlite3.Connection, path: str) -> Iterator[sqlite3.Connect
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise describe(exc, path) from exc
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_C = TypeVar("_C", bound=type)
+
+
+def _guarded(fn: _F) -> _F:
+    @functools.wraps(fn)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            if is_environmental(exc):
+                raise describe(exc, self.path) from exc
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+def storage_errors(cls: _C) -> _C:
+    """Class decorator: every public method (inherited ones too) raises StorageError for an environmental
+    sqlite3 error (locked, full, read-only, corrupt), so reads fail as clearly as writes. Bugs (a bad
+    query, a constraint) still surface as they are."""
+    for name in dir(cls):
+        if name.startswith("_"):
+            continue
+        attr = inspect.getattr_static(cls, name)
+        if inspect.isfunction(attr):
+            setattr(cls, name, _guarded(attr))
+    return cls

@@ -11,7 +11,7 @@ from mailgui.addresses import sender_matches
 from mailgui.clock import Clock, SystemClock
 from mailgui.errors import InvalidSenderError, LeaseLostError, QueueError, UnknownMessageError
 from mailgui.message import OutgoingMessage
-from mailgui.queue.connection import connect, transaction
+from mailgui.queue.connection import connect, storage_errors, transaction
 from mailgui.queue.drafts import DraftStore
 from mailgui.queue.mailbox import MailboxStore
 from mailgui.queue.reads import QueueReads
@@ -28,13 +28,18 @@ from mailgui.queue.records import (
 DEFAULT_LIFETIME = 5 * 24 * 3600.0
 
 
+@storage_errors
 class Queue(QueueReads, MailboxStore, DraftStore):
-    """A handle on one queue file. Cheap to open; several processes may share one file."""
+    """A handle on one queue file. Cheap to open; several processes may share one file.
 
-    def __init__(self, path: str | Path, clock: Clock | None = None):
+    Every public method raises :class:`~mailgui.errors.StorageError` when the file is locked too long, full,
+    read-only or corrupt. ``busy_timeout`` (seconds) overrides how long to wait for another process's lock.
+    """
+
+    def __init__(self, path: str | Path, clock: Clock | None = None, *, busy_timeout: float | None = None):
         self.path = str(path)
         self.clock: Clock = clock or SystemClock()
-        self.conn: sqlite3.Connection = connect(path)
+        self.conn: sqlite3.Connection = connect(path, busy_timeout)
 
     def close(self) -> None:
         self.conn.close()
@@ -436,6 +441,28 @@ class Queue(QueueReads, MailboxStore, DraftStore):
                    WHERE status = 'sending' AND lease_owner = ?""",
                 (self.clock.now(), owner),
             ).rowcount
+
+    def hold_due(self, until: float, reason: str, code: int | None, limit: int) -> list[tuple[int, float]]:
+        """The relay is left alone until ``until``: up to ``limit`` waiting messages due before then are
+        deferred to it (or to the end of their lifetime, if sooner), with ``reason`` as their last reply.
+
+        No attempt is counted. Returns (id, next attempt) of each message changed; call again until it
+        returns fewer than ``limit``. A message already waiting past ``until`` is not touched, so each spell
+        of the relay's backoff writes each message at most once.
+        """
+        now = self.clock.now()
+        with self._tx() as c:
+            rows = c.execute(
+                """UPDATE messages SET status = 'deferred', next_attempt_at = min(?, expires_at),
+                       last_code = ?, last_reply = ?, updated_at = ?
+                   WHERE id IN (SELECT id FROM messages INDEXED BY messages_due
+                                 WHERE status IN ('queued', 'deferred') AND next_attempt_at < ?
+                                   AND next_attempt_at < expires_at
+                                 ORDER BY next_attempt_at, id LIMIT ?)
+                   RETURNING id, next_attempt_at""",
+                (until, code, reason, now, until, limit),
+            ).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
 
     # -- the user's side ------------------------------------------------------------------------------
     def _status_of(self, c: sqlite3.Connection, message_id: int) -> str:
