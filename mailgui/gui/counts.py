@@ -16,25 +16,29 @@ log = logging.getLogger(__name__)
 
 
 class CountsReader:
-    """``await read()`` → (messages per state, failed recipients). One thread, one connection, opened lazily."""
+    """``await read(seen_at)`` → (messages per state, failed recipients, deferrals since ``seen_at``).
+
+    One thread, one connection, opened lazily.
+    """
 
     def __init__(self, path: str):
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailgui-counts")
         self._queue: Queue | None = None  # created, used and closed on the executor's thread only
 
-    def _read(self) -> tuple[dict[str, int], int]:
+    def _read(self, seen_at: float) -> tuple[dict[str, int], int, int]:
         if self._queue is None:
             self._queue = Queue(self.path)
-        return self._queue.counts_by_status(), self._queue.count_bounces()
+        q = self._queue
+        return q.counts_by_status(), q.count_bounces(), q.count_deferred_since(seen_at)
 
     def _close(self) -> None:
         if self._queue is not None:
             self._queue.close()
             self._queue = None
 
-    async def read(self) -> tuple[dict[str, int], int]:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._read)
+    async def read(self, seen_at: float) -> tuple[dict[str, int], int, int]:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._read, seen_at)
 
     def close(self) -> None:
         """Finish a read in progress, close the connection and end the thread."""

@@ -48,6 +48,7 @@ _PAGE_TITLES = {
     "settings": ("Settings", "settings", "Ctrl+,"),
 }
 _SEEN_BOUNCES_KEY = "gui.bounces_seen"  # raw queue setting: bounces the user has already looked at
+_SEEN_AT_KEY = "gui.deferrals_seen_at"  # raw queue setting: deferrals up to this time have been looked at
 
 
 def _optional_view(module: str, cls: str, *args: object, **kwargs: object) -> QWidget | None:
@@ -105,7 +106,7 @@ class MainWindow(QMainWindow):
         self._counts_dirty = False
         self._closing = False
         self.new_bounces = 0
-        self.new_deferrals: set[int] = set()
+        self.new_deferrals = 0
         self._pending_ids: set[int] = set()
         self.setWindowTitle(f"mailgui — {queue.path}")
         self.setWindowIcon(icon("app"))
@@ -325,16 +326,7 @@ class MainWindow(QMainWindow):
             self._changes_timer.start()
 
     def _flush_changes(self) -> None:
-        ids = sorted(self._pending_ids)
-        self._pending_ids.clear()
-        try:
-            for s in self.queue.get_summaries(ids):
-                if s.status == Status.DEFERRED and s.kind == "normal":
-                    self.new_deferrals.add(s.id)
-                elif s.status in (Status.SENT, Status.CANCELLED):
-                    self.new_deferrals.discard(s.id)
-        except Error as exc:
-            log.error("main window: reading changed messages failed: %s", exc)
+        self._pending_ids.clear()  # new deferrals are counted with the counts, from the queue itself
         if self.bounces_view is not None and hasattr(self.bounces_view, "refresh"):
             self.bounces_view.refresh()
         if self.mailbox_view is not None and hasattr(self.mailbox_view, "refresh"):
@@ -349,7 +341,8 @@ class MainWindow(QMainWindow):
             asyncio.get_running_loop()
         except RuntimeError:
             try:
-                self._show_counts(self.queue.counts_by_status(), self.queue.count_bounces())
+                q = self.queue
+                self._show_counts(q.counts_by_status(), q.count_bounces(), q.count_deferred_since(self._seen_at()))
             except Error as exc:
                 self._counts_failed(exc)
             return
@@ -362,13 +355,13 @@ class MainWindow(QMainWindow):
         while True:
             self._counts_dirty = False
             try:
-                counts, bounces = await self.counts_reader.read()
+                counts, bounces, deferrals = await self.counts_reader.read(self._seen_at())
             except Error as exc:
                 self._counts_failed(exc)
                 return
             if self._closing:
                 return
-            self._show_counts(counts, bounces)
+            self._show_counts(counts, bounces, deferrals)
             if not self._counts_dirty:
                 return
 
@@ -376,7 +369,15 @@ class MainWindow(QMainWindow):
         self.counts_label.setText(f"Queue file problem: {exc}")
         log.error("main window: counts failed: %s", exc)
 
-    def _show_counts(self, counts: dict[str, int], bounces: int) -> None:
+    def _seen_at(self) -> float:
+        """Deferrals that ended before this time were seen (kept in the queue, so it survives a restart)."""
+        try:
+            return float(self.queue.get_setting(_SEEN_AT_KEY) or 0)
+        except (Error, ValueError) as exc:
+            log.error("main window: reading the seen-deferrals marker failed: %s", exc)
+            return 0.0
+
+    def _show_counts(self, counts: dict[str, int], bounces: int, deferrals: int) -> None:
         try:
             seen = int(self.queue.get_setting(_SEEN_BOUNCES_KEY) or 0)
         except Error as exc:
@@ -386,6 +387,7 @@ class MainWindow(QMainWindow):
         parts = [f"{counts.get(s, 0)} {s}" for s in order if counts.get(s, 0) or s in (Status.QUEUED, Status.SENT)]
         self.counts_label.setText(" · ".join(parts))
         self.new_bounces = max(0, bounces - seen)
+        self.new_deferrals = deferrals
         if seen > bounces:  # messages deleted: keep the baseline honest
             self.queue.set_setting(_SEEN_BOUNCES_KEY, str(bounces))
         self._update_badge()
@@ -395,8 +397,7 @@ class MainWindow(QMainWindow):
         if self.new_bounces:
             parts.append(f"{self.new_bounces} new bounce{'s' if self.new_bounces != 1 else ''}")
         if self.new_deferrals:
-            n = len(self.new_deferrals)
-            parts.append(f"{n} deferred")
+            parts.append(f"{self.new_deferrals} deferred")
         self.badge.setText(" · ".join(parts))
         self.badge.setToolTip("New since you last looked; click to see them (Ctrl+Shift+S marks them seen)")
         self.badge.setVisible(bool(parts))
@@ -408,9 +409,10 @@ class MainWindow(QMainWindow):
     def mark_seen(self) -> None:
         try:
             self.queue.set_setting(_SEEN_BOUNCES_KEY, str(self.queue.count_bounces()))
+            self.queue.set_setting(_SEEN_AT_KEY, repr(self.clock.now()))
         except Error as exc:
-            log.error("main window: could not record seen bounces: %s", exc)
-        self.new_deferrals.clear()
+            log.error("main window: could not record seen bounces and deferrals: %s", exc)
+        self.new_deferrals = 0
         self.new_bounces = 0
         self._update_badge()  # at once: the user just looked
         self.refresh_counts()

@@ -197,6 +197,16 @@ class QueueReads:
         ).fetchall()
         return [Bounce(*r) for r in rows]
 
+    def count_deferred_since(self, since: float) -> int:
+        """Normal messages deferred now whose latest attempt ended after ``since`` (new deferrals since then)."""
+        return int(
+            self.conn.execute(
+                """SELECT count(*) FROM messages m WHERE m.status = 'deferred' AND m.kind = 'normal'
+                   AND EXISTS (SELECT 1 FROM attempts a WHERE a.message_id = m.id AND a.started_at + a.duration > ?)""",
+                (since,),
+            ).fetchone()[0]
+        )
+
     def count_bounces(self) -> int:
         return int(
             self.conn.execute(

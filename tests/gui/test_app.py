@@ -180,6 +180,63 @@ def test_new_bounces_and_deferrals_raise_a_badge_that_stays_until_seen(
     aloop.run(run_once(third))
 
 
+def defer_one(queue: Queue, clock: FakeClock) -> int:
+    """A message the server asked to try again later (451), recorded through the queue's own worker API."""
+    msg = build_message(
+        MessageFields(sender="ann@example.com", to="later@example.org", subject="Hi", body="x"), now=clock.now()
+    )
+    mid = queue.enqueue(msg)
+    [claimed] = queue.claim_due("test-worker", 1, 60)
+    queue.record_attempt(
+        claimed.id,
+        "test-worker",
+        Attempt(clock.now(), 0.1, "127.0.0.1:25", (RecipientResult("later@example.org", "pending", 451, "4.3.0"),)),
+        retry_at=clock.now() + 600,
+    )
+    return mid
+
+
+def test_the_deferral_badge_survives_a_restart_until_seen(
+    aloop: AsyncRunner, authorized: Queue, db_path: Path, clock: FakeClock
+) -> None:
+    authorized.add_sender("ann@example.com")
+
+    async def run_once(check) -> None:  # type: ignore[no-untyped-def]
+        backend = RecordingBackend()
+        session = AppSession(db_path, clock=clock, backend=backend)
+        task = asyncio.ensure_future(session.run())
+        await asyncio.wait_for(session.started.wait(), 10)
+        assert session.window is not None
+        await check(session.window, backend)
+        session.close()
+        await task
+
+    async def deferred(window, backend) -> None:  # type: ignore[no-untyped-def]
+        assert not window.badge.isVisible()
+        backend.changed([defer_one(authorized, clock)])
+        await until(window.badge.isVisible, what="the badge")
+        assert window.badge.text() == "1 deferred"
+
+    async def after_restart(window, backend) -> None:  # type: ignore[no-untyped-def]
+        await until(window.badge.isVisible, what="the badge after a restart")  # not seen yet: still there
+        assert window.badge.text() == "1 deferred"
+        clock.advance(5)
+        window.badge.click()  # shows the queue and marks them seen
+        assert window.current_page() == "queue"
+        assert not window.badge.isVisible()
+
+    async def seen(window, backend) -> None:  # type: ignore[no-untyped-def]
+        await until(lambda: "1 deferred" in window.counts_label.text(), what="the counts")
+        assert not window.badge.isVisible()
+        clock.advance(60)
+        backend.changed([defer_one(authorized, clock)])  # a new one after the user looked
+        await until(lambda: window.badge.text() == "1 deferred" and window.badge.isVisible(), what="a new badge")
+
+    aloop.run(run_once(deferred))
+    aloop.run(run_once(after_restart))
+    aloop.run(run_once(seen))
+
+
 def test_drafts_survive_closing_and_reopening_the_app(aloop: AsyncRunner, authorized: Queue, db_path: Path) -> None:
     authorized.add_sender("ann@example.com")
 

@@ -143,3 +143,26 @@ def test_data_version_changes_when_another_connection_commits(authorized: Queue,
     with Queue(db_path) as other:
         other.enqueue(outgoing())
     assert authorized.data_version() != before
+
+
+def test_count_deferred_since_counts_messages_deferred_by_an_attempt_after_the_mark(
+    authorized: Queue, clock: FakeClock
+) -> None:
+    def attempt(mid: int, status: str, code: int) -> None:
+        [claimed] = authorized.claim_due("w", 1, 60)
+        assert claimed.id == mid
+        result = RecipientResult("bob@example.org", status, code, "reply")
+        retry = clock.now() + 600 if status == "pending" else None
+        authorized.record_attempt(mid, "w", Attempt(clock.now(), 1.0, "relay", (result,)), retry_at=retry)
+
+    first = authorized.enqueue(outgoing(to="bob@example.org"))
+    attempt(first, "pending", 451)
+    assert authorized.count_deferred_since(0) == 1
+    mark = clock.now() + 1.0  # the attempt ended then: seen up to here
+    assert authorized.count_deferred_since(mark) == 0
+    clock.advance(700)
+    attempt(first, "pending", 451)  # deferred again after the mark: new again
+    assert authorized.count_deferred_since(mark) == 1
+    clock.advance(700)
+    attempt(first, "sent", 250)  # no longer deferred
+    assert authorized.count_deferred_since(0) == 0
