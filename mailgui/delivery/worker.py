@@ -4,7 +4,10 @@ It is Postfix's queue manager and SMTP client in one asyncio object. Claims are 
 queue file (the GUI's and a headless one) never send a message twice at once, and a killed worker's messages
 come back when its leases run out. Outcomes are written in batches (one transaction for the sends that ended
 together) on a thread of their own (``QueueThread``), so commits never stall the loop. When the relay as a
-whole fails, the worker stops claiming and tries one connection again after a growing pause.
+whole fails, the worker stops claiming and tries one connection again after a growing pause; meanwhile every
+message due before then is deferred to that time with the relay's failure as its last reply (Postfix's
+"delivery temporarily suspended"), a bounded batch per write, so the queue view says why mail waits and until
+when.
 
 Time comes from the injected clock: tests advance a FakeClock and call :meth:`Worker.run_once`; nothing sleeps.
 """
@@ -49,6 +52,7 @@ log = logging.getLogger(__name__)
 
 RelaySource = RelayTarget | Callable[[], RelayTarget]
 Recorded = tuple[AttemptOutcome | LeaseLostError | UnknownMessageError, int | None]
+HOLD_BATCH = 500  # messages deferred per write while the relay is backed off (one short transaction each)
 
 
 def default_owner() -> str:
@@ -116,6 +120,7 @@ class Worker:
         self._poke: asyncio.Event | None = None
         self._record_signal: asyncio.Event | None = None
         self._failure_at = 0.0  # loop time of the last relay failure
+        self._failure_code: int | None = None  # the relay's reply code in its last failure, if it answered
         self.recorder = Recorder(self.db, self.owner, self.reporter, self.hub, self._claimed_at)
 
     # -- listeners and control ------------------------------------------------------------------------
@@ -206,6 +211,8 @@ class Worker:
                 now = self.clock.now()
                 if self.backoff.active(now) or (self.backoff.unwell and not await self._probe()):
                     await self._expire_overdue()
+                    while await self._hold_due():
+                        pass
                     break
                 claimed = await self._claim(self.batch_size)
                 if not claimed:
@@ -265,6 +272,8 @@ class Worker:
                         pass
                     elif self.backoff.active(now):
                         await self._expire_overdue()
+                        if await self._hold_due():
+                            continue  # more to hold: one batch per turn, so stop and wake stay prompt
                         timeout = min(timeout, max(0.0, self.backoff.until - now))
                     elif self.backoff.unwell:
                         await self._probe()  # one connection: is the relay back? (either way, look again)
@@ -473,6 +482,7 @@ class Worker:
     # -- the relay's health -----------------------------------------------------------------------------
     def _relay_failed(self, exc: RelayError, at: float) -> None:
         self._failure_at = at
+        self._failure_code = exc.code
         until = self.backoff.record_failure(self.clock.now(), str(exc))
         log.warning("relay failed (%s): %s; next try in %.0f s", exc.fault, exc, until - self.clock.now())
         self._update_state()
@@ -504,6 +514,19 @@ class Worker:
                 results = tuple(RecipientResult(a, RecipientStatus.PENDING, None, reason) for a in msg.recipients)
                 self._add_outcome(msg, Attempt(now, 0.0, self.pool.target.name, results, error=reason), {}, None)
             await self._flush()
+
+    async def _hold_due(self) -> bool:
+        """While the relay is left alone: defer one batch of the messages due before it is tried again to that
+        time, the relay's failure as their last reply (nothing is counted as an attempt). True if there may be
+        more."""
+        until, code = self.backoff.until, self._failure_code
+        reason = f"delivery temporarily suspended: {self.backoff.reason or 'the relay is unreachable'}"
+        held = await self.db.call(lambda q: q.hold_due(until, reason, code, HOLD_BATCH))
+        for message_id, next_attempt_at in held:
+            self.hub.publish(MessageEvent(message_id, Status.DEFERRED, error=reason, next_attempt_at=next_attempt_at))
+        if held:
+            log.info("relay backed off: %d more messages wait for it until its next try", len(held))
+        return len(held) == HOLD_BATCH
 
     # -- outcomes ---------------------------------------------------------------------------------------
     def _add_outcome(

@@ -36,8 +36,9 @@ async def worker(authorized: Queue, clock: FakeClock, target: RelayTarget) -> As
     await w.aclose()
 
 
-def assert_all_waiting(queue: Queue, ids: list[int], failed_id: int, reason: str) -> None:
-    """The message that was tried is deferred with the reason; the rest were never tried and wait as queued."""
+def assert_all_waiting(queue: Queue, ids: list[int], failed_id: int, reason: str, relay_retry: float) -> None:
+    """The message that was tried is deferred with the reason; the rest were never tried, and wait for the
+    relay's next try, deferred to it with the same reason (so the queue view says why, and until when)."""
     failed = queue.get_message(failed_id).summary
     assert failed.status == Status.DEFERRED
     assert failed.attempts == 1
@@ -45,8 +46,11 @@ def assert_all_waiting(queue: Queue, ids: list[int], failed_id: int, reason: str
     assert all(r.status == "pending" for r in failed.recipients)
     for other in ids:
         if other != failed_id:
-            assert queue.get_message(other).summary.status == Status.QUEUED
-            assert queue.get_message(other).summary.attempts == 0
+            s = queue.get_message(other).summary
+            assert (s.status, s.attempts, s.next_attempt_at) == (Status.DEFERRED, 0, relay_retry)
+            assert (s.last_reply or "").startswith("delivery temporarily suspended: ")
+            assert reason in (s.last_reply or "")
+            assert all(r.status == "pending" for r in s.recipients)
 
 
 @pytest.mark.parametrize(
@@ -81,7 +85,7 @@ async def test_relay_failure_defers_the_message_and_backs_off(
     assert smtp_server.connection_attempts == 1  # one try, not one per message
     tried = [i for i in ids if authorized.get_message(i).summary.attempts]
     assert len(tried) == 1
-    assert_all_waiting(authorized, ids, tried[0], reason)
+    assert_all_waiting(authorized, ids, tried[0], reason, clock.now() + 30)
     assert authorized.get_message(tried[0]).summary.next_attempt_at == clock.now() + 300
     assert worker.state.name == "unreachable"
     assert worker.state.since == clock.now()
@@ -114,8 +118,49 @@ async def test_relay_down_is_connection_refused_and_one_attempt(
     await worker.run_once()
     assert worker.pool is not None and worker.pool.connect_attempts == 1
     tried = [i for i in ids if authorized.get_message(i).summary.attempts]
-    assert_all_waiting(authorized, ids, tried[0], "Connection refused")
+    assert_all_waiting(authorized, ids, tried[0], "Connection refused", worker.backoff.until)
     assert f"cannot connect to 127.0.0.1:{smtp_server.port}" in worker.state.reason
+
+
+async def test_a_backlog_waits_for_the_relay_in_bounded_batches_and_says_why(
+    worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, clock: FakeClock
+) -> None:
+    """Every message due before the relay's next try is deferred to it, in writes of HOLD_BATCH, with an event
+    each; messages queued during the backoff are held too; none is counted as tried; all go once it is back."""
+    from mailgui.delivery.worker import HOLD_BATCH
+    from mailgui.message import MessageFields, build_message
+    from mailgui.queue.bulk import enqueue_many
+
+    def batch(n: int) -> None:
+        fields = MessageFields(sender="ann@example.com", to="bob@example.org", subject="s", body="b")
+        enqueue_many(authorized, [build_message(fields, now=clock.now()) for _ in range(n)])
+
+    total = 2 * HOLD_BATCH + 7
+    batch(total)
+    smtp_server.greeting = "421 4.3.2 Service not available"
+    events = worker.events()
+    await worker.run_once()
+    until = worker.backoff.until
+    assert until == clock.now() + 30 and smtp_server.connection_attempts == 1
+    held: list[object] = []
+    while not events.empty():
+        held.append(events.get_nowait())
+    deferred = [e for e in held if getattr(e, "status", None) == Status.DEFERRED and e.next_attempt_at == until]
+    assert len({e.message_id for e in deferred}) == total - 1  # all but the one tried (deferred by its own rule)
+    assert all(e.error and "421 4.3.2" in e.error for e in deferred)
+    assert authorized.counts_by_status() == {"deferred": total}
+    assert authorized.hold_due(until, "x", None, 10) == []  # nothing left due before the relay's next try
+
+    clock.advance(10)
+    batch(3)  # queued meanwhile: held on the next pass too, with no connection attempt
+    await worker.run_once()
+    assert smtp_server.connection_attempts == 1
+    assert authorized.counts_by_status() == {"deferred": total + 3}
+
+    smtp_server.accept()
+    clock.advance(20)
+    await worker.run_once()
+    assert authorized.counts_by_status() == {"sent": total + 2, "deferred": 1}  # the tried one waits 300 s
 
 
 async def test_slow_server_times_out_and_counts_as_relay_failure(
@@ -181,7 +226,9 @@ async def test_messages_expire_on_time_while_the_relay_is_backed_off(
         assert clock.now() < 1_800_000_000.0 + 3700
     assert states(authorized, mid) == {"bob@example.org": ("expired", None)}
     [report_id] = authorized.get_message(mid).report_ids
-    assert authorized.get_message(report_id).summary.status == Status.QUEUED  # waits for the relay like any mail
+    report = authorized.get_message(report_id).summary  # waits for the relay like any mail
+    assert (report.status, report.attempts, report.next_attempt_at) == (Status.DEFERRED, 0, worker.backoff.until)
+    assert (report.last_reply or "").startswith("delivery temporarily suspended: cannot connect to")
 
 
 # -- TLS and AUTH ---------------------------------------------------------------------------------------
