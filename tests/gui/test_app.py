@@ -329,3 +329,56 @@ def test_edit_as_new_opens_compose_prefilled_from_the_queued_message(
         await task
 
     aloop.run(go())
+
+
+def test_no_two_actions_or_shortcuts_share_a_key_on_any_page_or_in_compose(qtbot, authorized: Queue, clock) -> None:  # type: ignore[no-untyped-def]
+    """Actions and QShortcuts alike: window-wide keys plus the keys of the page shown must all differ."""
+    from PySide6.QtGui import QAction, QShortcut
+
+    from mailgui.gui.compose import ComposeWindow
+    from mailgui.gui.main_window import PAGES, MainWindow
+
+    def keys_of(objects) -> list[str]:  # type: ignore[no-untyped-def]
+        found = []
+        for o in objects:
+            seqs = o.shortcuts() if isinstance(o, QAction) else [o.key()]
+            found += [s.toString() for s in seqs if not s.isEmpty()]
+        return found
+
+    def owned_by(root, objects):  # type: ignore[no-untyped-def]
+        def inside(o) -> bool:  # type: ignore[no-untyped-def]
+            p = o.parent()
+            while p is not None:
+                if p is root:
+                    return True
+                p = p.parent()
+            return False
+
+        return [o for o in objects if inside(o)]
+
+    window = MainWindow(authorized, clock)
+    try:
+        everything = window.findChildren(QAction) + window.findChildren(QShortcut)
+        pages = list(window.page_widgets.values())
+        global_ = [o for o in everything if not any(owned_by(p, [o]) for p in pages)]
+        common = keys_of(global_)
+        assert len(common) == len(set(common)), common
+        assert {"Ctrl+N", "Ctrl+P", "Ctrl+1", "Ctrl+,", "F1"} <= set(common)
+        for name in PAGES:
+            keys = common + keys_of(owned_by(window.page_widgets[name], everything))
+            clashes = sorted({k for k in keys if keys.count(k) > 1})
+            assert clashes == [], f"{name}: {clashes}"
+        settings_keys = keys_of(owned_by(window.settings_pane, everything))
+        assert {"Ctrl+S", "Ctrl+T"} <= set(settings_keys)  # QShortcuts are seen, not only actions
+        compose = ComposeWindow(authorized, clock)
+        qtbot.addWidget(compose)
+        keys = keys_of(compose.findChildren(QAction) + compose.findChildren(QShortcut))
+        clashes = sorted({k for k in keys if keys.count(k) > 1})
+        assert clashes == []
+        assert {"Ctrl+Return", "Ctrl+Shift+Return", "Ctrl+S", "Ctrl+Shift+A", "F1", "Ctrl+W"} <= set(keys)
+    finally:
+        for view in (window.queue_view, window.bounces_view, window.mailbox_view):
+            if view is not None:
+                view.close()
+        with qtbot.waitSignal(window.destroyed):
+            window.deleteLater()
