@@ -368,6 +368,27 @@ def test_show_json_has_the_attempt_log_and_raw_and_the_table_form_reads(db: Path
     ]
 
 
+def test_output_into_a_closed_pipe_ends_quietly(db: Path) -> None:
+    # `mailgui show 1 --json | head -1`: the reader leaves before the (larger than a pipe buffer) output is out.
+    body = db.parent / "big.txt"
+    body.write_text("x" * 300_000)
+    send(db, "--body-file", str(body))
+    env = {k: v for k, v in os.environ.items() if k != "MAILGUI_DB"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mailgui", "--db", str(db), "show", "1", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(10)
+    proc.stdout.close()
+    with proc.stderr:
+        stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1
+    assert stderr == ""
+
+
 def test_retry_and_cancel_rules(db: Path) -> None:
     new_id = send(db, "--body", "x")
     assert ok(db, "cancel", str(new_id)) == f"message {new_id} cancelled\n"
