@@ -8,6 +8,8 @@ moment, how to behave::
         server.refuse("carol@example.org", "451 4.3.0 Try again later", times=1)   # then accepts
         server.greeting = "421 4.3.2 Service not available"   # every new connection: this, then closed
         server.drop_data = 1          # the next DATA: message read, then the connection drops (no reply)
+        server.cut_data = 1           # the next DATA: 354, then the connection drops after ``cut_after``
+                                      # bytes of the message (mid-DATA); ``cut_at`` records where
         server.delay = 0.05           # wait this long before answering each end of DATA ("slow")
         server.hold()                 # hold every end-of-DATA reply until server.release()
         server.close_after = 10       # close each connection after it carried 10 messages
@@ -114,6 +116,27 @@ class _Session(SMTP):
 
     def _create_session(self) -> Session:
         return _QuietSession(self.loop)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        """With ``cut_data`` set: answer 354, read part of the message, then hang up (no final reply)."""
+        s: SMTPTestServer = self.event_handler.s
+        if s.cut_data <= 0 or arg or self.envelope is None or not self.envelope.rcpt_tos:
+            await super().smtp_DATA(arg)
+            return
+        s.cut_data -= 1
+        self.record.commands.append("DATA")
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        got = 0
+        while got < s.cut_after:
+            line = await self._reader.readuntil(b"\r\n")
+            if line == b".\r\n":
+                break  # the whole message came first: not mid-DATA (cut_at then says so)
+            got += len(line)
+        s.cut_at.append(got)
+        s.dropped += 1
+        assert self.transport is not None
+        self.transport.abort()
+        await asyncio.get_running_loop().create_future()  # cancelled by connection_lost; never reads on
 
     @property
     def task(self) -> asyncio.Task[None] | None:
@@ -239,12 +262,15 @@ class SMTPTestServer:
         # behaviour, changeable at any time
         self.greeting: str | None = None
         self.drop_data = 0
+        self.cut_data = 0
+        self.cut_after = 256  # bytes of message data read before a cut_data drop
         self.delay = 0.0
         self.close_after: int | None = None
         # what happened
         self.connections: list[Connection] = []
         self.received: list[Received] = []
         self.dropped = 0
+        self.cut_at: list[int] = []  # bytes of message data read before each cut_data drop
         self.errors: list[Exception] = []  # session exceptions (e.g. a TLS handshake the client broke off)
         self._scripts: dict[tuple[str, str], deque[tuple[str, int | None]]] = {}
         self._server: asyncio.Server | None = None
@@ -272,6 +298,7 @@ class SMTPTestServer:
         self._scripts.clear()
         self.greeting = None
         self.drop_data = 0
+        self.cut_data = 0
         self.delay = 0.0
         self.release()
 

@@ -64,7 +64,7 @@ def assert_all_waiting(queue: Queue, ids: list[int], failed_id: int, reason: str
         (lambda s: s.refuse("bob@example.org", "421 4.4.2 Shutting down"), "421 4.4.2"),
         (lambda s: setattr(s, "drop_data", 1), "closed the connection during DATA"),
     ],
-    ids=["421-greeting", "421-mail", "421-rcpt", "dropped-in-data"],
+    ids=["421-greeting", "421-mail", "421-rcpt", "dropped-before-data-reply"],
 )
 async def test_relay_failure_defers_the_message_and_backs_off(
     worker: Worker,
@@ -108,6 +108,45 @@ async def test_relay_failure_defers_the_message_and_backs_off(
     assert {authorized.get_message(i).summary.status for i in ids} == {Status.SENT}
     # The dropped message was never taken by the server, so each message arrived exactly once.
     assert sorted(r.data for r in smtp_server.received) == sorted(authorized.get_message(i).raw for i in ids)
+
+
+async def test_a_connection_dropped_mid_data_defers_every_recipient_and_the_message_arrives_intact_later(
+    worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, clock: FakeClock, enqueue: Enqueue
+) -> None:
+    """The server answers 354, reads part of the message, and hangs up: nothing was delivered to anyone."""
+    body = "".join(f"Line {n} of a message long enough to be cut in the middle.\n" for n in range(40))
+    mid = enqueue("bob@example.org", cc=["carol@example.org"], bcc="dan@example.org", body=body)
+    raw = authorized.get_message(mid).raw
+    smtp_server.cut_data = 1
+    smtp_server.cut_after = len(raw) // 2
+
+    await worker.run_once()
+
+    [cut] = smtp_server.cut_at
+    assert 0 < cut < len(raw)  # really mid-DATA: part of the message had arrived
+    assert smtp_server.received == []
+    summary = authorized.get_message(mid).summary
+    assert (summary.status, summary.attempts) == (Status.DEFERRED, 1)
+    assert "closed the connection during DATA" in (summary.last_reply or "")
+    assert states(authorized, mid) == {
+        "bob@example.org": ("pending", None),
+        "carol@example.org": ("pending", None),
+        "dan@example.org": ("pending", None),
+    }
+    assert summary.next_attempt_at == clock.now() + 300
+    assert authorized.get_message(mid).report_ids == ()  # nothing failed: no report
+    assert worker.state.name == "unreachable" and worker.state.retry_at == clock.now() + 30  # relay backed off
+
+    clock.advance(29)
+    await worker.run_once()
+    assert smtp_server.connection_attempts == 1  # left alone during the backoff
+    clock.advance(271)  # the message's own retry time
+    await worker.run_once()
+    assert authorized.get_message(mid).summary.status == Status.SENT
+    assert worker.state.name == "running"
+    [arrived] = smtp_server.received
+    assert arrived.data == raw  # byte for byte what was queued
+    assert sorted(arrived.rcpt_tos) == ["bob@example.org", "carol@example.org", "dan@example.org"]
 
 
 async def test_relay_down_is_connection_refused_and_one_attempt(
