@@ -232,6 +232,22 @@ def test_send_with_every_option(db: Path, tmp_path: Path) -> None:
         (("--to", "b@example.org", "--subject", "a\nBcc: eve@example.com", "--body", "b"), "subject: line breaks"),
         (("--to", "b@example.org", "--subject", "s", "--body", "b", "--header", "X-Evil: 1"), "headers: 'X-Evil'"),
         (("--to", "b@example.org", "--subject", "s", "--body", "b", "--header", "nocolon"), "NAME:VALUE"),
+        # Line breaks anywhere in a header, the reply-to or a name are refused, not trimmed away.
+        (
+            ("--to", "b@example.org", "--subject", "s", "--body", "b", "--header", "List-Id: x\r\n"),
+            "header: line breaks",
+        ),
+        (("--to", "b@example.org", "--subject", "s", "--body", "b", "--header", "List-Id\n: x"), "header: line breaks"),
+        (
+            ("--to", "b@example.org", "--subject", "s", "--body", "b", "--header", "List-Id: x\nBcc: e@x.org"),
+            "line breaks",
+        ),
+        (("--to", "b@example.org", "--subject", "s\n", "--body", "b"), "subject: line breaks"),
+        (
+            ("--to", "b@example.org", "--subject", "s", "--body", "b", "--reply-to", "r@example.org\nBcc: e@x.org"),
+            "reply_to: line breaks",
+        ),
+        (("--to", "Bob\r\nBcc: e@x.org <b@example.org>", "--subject", "s", "--body", "b"), "to: line breaks"),
         (("--to", "b@example.org", "--subject", "s", "--body-file", "/no/such/file"), "body-file: cannot read"),
         (("--to", "b@example.org", "--subject", "s", "--body", "b", "--attach", "/no/such.pdf"), "attach: cannot read"),
         (("--to", "b@example.org", "--body", "b"), "the following arguments are required: --subject"),
