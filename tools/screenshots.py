@@ -93,6 +93,7 @@ async def shoot(out: Path) -> None:
 
         compose = window.new_message()
         compose.resize(780, 640)
+        compose.sender_field.set_text("You <you@localhost>")
         compose.to_field.setText(f"success@{SIM}, bob@")
         compose.cc_field.setText("Ann Example <ann@example.com>")
         compose.subject_edit.setText("Quarterly report")

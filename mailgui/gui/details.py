@@ -37,6 +37,9 @@ def _tree(headers: list[str]) -> QTreeWidget:
     tree.setAlternatingRowColors(True)
     tree.header().setStretchLastSection(True)
     tree.header().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    # A stretched last column may shrink with a narrow pane: Qt keeps it at least as wide as before it stretched.
+    tree.header().setMinimumSectionSize(40)
+    tree.setColumnWidth(len(headers) - 1, 40)
     return tree
 
 
@@ -93,8 +96,10 @@ class DetailsPane(QWidget):
         splitter.addWidget(_section("Recipients", self.recipients))
         splitter.addWidget(_section("Delivery attempts", self.attempts))
         splitter.addWidget(self.tabs)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 1)
+        for tree in (self.recipients, self.attempts):
+            tree.setMinimumHeight(96)  # a few rows and the header, however short the window
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 2)
         splitter.setStretchFactor(2, 3)
         self.splitter = splitter
 
@@ -184,9 +189,9 @@ class DetailsPane(QWidget):
             item.setToolTip(3, item.text(3))
             self.recipients.addTopLevelItem(item)
         self.recipients.resizeColumnToContents(0)
-        self.recipients.setColumnWidth(0, min(self.recipients.columnWidth(0), 220))  # leave room for the reply
-        self.recipients.setColumnWidth(1, 44)
-        self.recipients.setColumnWidth(2, 100)
+        self.recipients.setColumnWidth(0, min(self.recipients.columnWidth(0), 160))  # leave room for the reply
+        self.recipients.setColumnWidth(1, 40)
+        self.recipients.setColumnWidth(2, 86)
 
         self.attempts.clear()
         if not d.attempts:
@@ -210,8 +215,8 @@ class DetailsPane(QWidget):
         self.attempts.expandToDepth(0)
         for col in range(2):
             self.attempts.resizeColumnToContents(col)
-        self.attempts.setColumnWidth(0, min(self.attempts.columnWidth(0), 240))
-        self.attempts.setColumnWidth(2, max(self.attempts.columnWidth(2), 260))
+        self.attempts.setColumnWidth(0, min(self.attempts.columnWidth(0), 165))
+        self.attempts.setColumnWidth(2, 140)  # the reply is in the tooltip; the relay stays in view
 
         if reload_content:
             self.tabs.set_message(d.raw)

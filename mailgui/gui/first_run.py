@@ -82,6 +82,7 @@ class FirstRunDialog(QDialog):
         self.port_spin = QSpinBox()
         self.port_spin.setRange(1, 65535)
         self.port_spin.setValue(587)
+        self.port_spin.setMaximumWidth(120)
         self.host_error = QLabel()
         self.host_error.setObjectName("firstHostError")
         self.host_error.setProperty("role", "fieldError")
@@ -109,8 +110,12 @@ class FirstRunDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(20, 18, 20, 14)
+        layout.setSpacing(6)
         layout.addWidget(intro)
+        layout.addSpacing(8)
         layout.addLayout(form)
+        layout.addSpacing(8)
         layout.addWidget(QLabel("<b>Where mail goes</b>"))
         layout.addWidget(self.local_radio)
         layout.addWidget(self.local_hint)
@@ -119,7 +124,7 @@ class FirstRunDialog(QDialog):
         layout.addStretch(1)
         layout.addWidget(self.buttons)
         self.setMinimumWidth(560)
-        self.resize(620, 390)
+        self.resize(640, 440)
 
     def accept(self) -> None:
         """Check, store, close; on a bad entry stay open with the reason beside the field."""

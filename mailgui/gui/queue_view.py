@@ -44,7 +44,8 @@ FILTERS: list[tuple[str, tuple[str, ...] | None, str]] = [
     *((style.word, (state,), style.icon_name) for state, style in status_style.MESSAGE_STATES.items()),
 ]
 
-COLUMN_WIDTHS = (92, 76, 110, 150, 190, 64, 86)  # every column but the last (last reply), which stretches
+# Every column but the last (last reply), which stretches: they fit beside the details pane in a 1280-wide window.
+COLUMN_WIDTHS = (92, 60, 105, 135, 160, 64, 84)
 ROW_HEIGHT = 26
 UPDATE_DELAY_MS = 150  # worker updates that arrive within this are shown together
 SEARCH_DELAY_MS = 300
@@ -86,10 +87,10 @@ class QueueView(QueueActionsMixin, QWidget):
         splitter.setChildrenCollapsible(False)
         splitter.addWidget(self.table)
         splitter.addWidget(self.details)
-        splitter.setStretchFactor(0, 5)
-        splitter.setStretchFactor(1, 2)
-        splitter.setSizes([700, 300])  # proportions: the table gets the room, the details the rest
-        self.details.setMinimumWidth(300)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([660, 340])  # proportions: the table gets the room, the details the rest
+        self.details.setMinimumWidth(380)  # its recipients' replies stay readable
         self.splitter = splitter
 
         layout = QVBoxLayout(self)
@@ -168,6 +169,10 @@ class QueueView(QueueActionsMixin, QWidget):
         hh.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         for col, width in enumerate(COLUMN_WIDTHS):
             table.setColumnWidth(col, width)
+        # The stretched last reply may shrink with the window instead of scrolling out of view: Qt keeps a
+        # stretched last section at least as wide as it was before it stretched (100 by default).
+        hh.setMinimumSectionSize(48)
+        table.setColumnWidth(len(COLUMN_WIDTHS), 48)
         table.selectionModel().selectionChanged.connect(self._selection_changed)
         table.selectionModel().currentRowChanged.connect(self._current_changed)
         bar = table.verticalScrollBar()
