@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mailgui.errors import StorageError
+from mailgui.message import MessageFields, build_message
 from mailgui.queue import Queue
 from mailgui.queue.connection import BUSY_TIMEOUT_ENV, busy_timeout_ms
 from tests.queue.helpers import make_corrupt, outgoing
@@ -117,3 +118,17 @@ def test_busy_timeout_comes_from_the_environment_and_is_checked(monkeypatch: pyt
     monkeypatch.setenv(BUSY_TIMEOUT_ENV, "soon")
     with pytest.raises(StorageError, match=rf"^{BUSY_TIMEOUT_ENV}: 'soon' is not a whole number"):
         busy_timeout_ms()
+
+
+def test_a_full_file_is_a_storage_error_and_keeps_what_was_there(queue: Queue) -> None:
+    queue.add_sender("@example.com")
+    first = queue.enqueue(outgoing())
+    # SQLite's own "full" (max_page_count is what a full disk looks like to it), at the file's current size.
+    pages = queue.conn.execute("PRAGMA page_count").fetchone()[0]
+    queue.conn.execute(f"PRAGMA max_page_count = {pages}")
+    big = build_message(
+        MessageFields(sender="ann@example.com", to="bob@example.org", subject="big", body="x" * 200_000), now=0
+    )
+    with pytest.raises(StorageError, match=r"database or disk is full$"):
+        queue.enqueue(big)
+    assert [m.id for m in queue.list_messages()] == [first]
