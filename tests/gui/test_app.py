@@ -382,3 +382,33 @@ def test_no_two_actions_or_shortcuts_share_a_key_on_any_page_or_in_compose(qtbot
                 view.close()
         with qtbot.waitSignal(window.destroyed):
             window.deleteLater()
+
+
+def test_the_worker_state_in_the_status_bar_is_icon_colour_and_word(qtbot, authorized: Queue, clock) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QPalette
+
+    from mailgui.gui.main_window import MainWindow
+    from mailgui.gui.resources import style_sheet
+
+    window = MainWindow(authorized, clock)
+    try:
+        window.setStyleSheet(style_sheet())
+        colours = set()
+        for status in (
+            WorkerStatus("running"),
+            WorkerStatus("paused"),
+            WorkerStatus("unreachable", since=clock.now(), reason="connection refused"),
+        ):
+            window.set_worker_status(status)
+            assert not window.worker_icon.pixmap().isNull()
+            assert status.state in window.worker_label.text().lower()
+            window.worker_label.ensurePolished()
+            colours.add(window.worker_label.palette().color(QPalette.ColorRole.WindowText).name())
+        assert len(colours) == 3  # a colour of its own for each state, with the icon and the word
+        assert "connection refused" in window.worker_label.text()
+    finally:
+        for view in (window.queue_view, window.bounces_view, window.mailbox_view):
+            if view is not None:
+                view.close()
+        with qtbot.waitSignal(window.destroyed):
+            window.deleteLater()
