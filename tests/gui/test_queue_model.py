@@ -314,6 +314,10 @@ def test_a_long_state_filtered_list_is_recounted_in_the_background_on_live_chang
     model.apply_changes([off_screen])
     model._reload_if_pending()
     assert model._recount_token and resets == []  # counting in a thread; the GUI thread did not wait
+    # Let the count finish in its thread before the next change, so it counts 59: its result waits, queued, for
+    # the event loop, so the model still sees it under way below.
+    for thread in list(model._searcher._threads):
+        thread.join(5)
     queue.cancel(model.message_id(5))
     model.apply_changes([model.message_id(5)])  # more changes meanwhile: one more count after this one
     model._reload_if_pending()
