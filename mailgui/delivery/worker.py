@@ -325,10 +325,15 @@ class Worker:
                     self.wake()
 
     async def _recorder_loop(self) -> None:
+        """Writes outcomes as sends end. Stopped by clearing ``_live`` and setting the signal, never cancelled:
+        a cancelled write still waiting for the queue thread would never run, and its sends (delivered) would
+        go back to the queue and be sent again."""
         assert self._record_signal is not None
         while True:
             await self._record_signal.wait()
             self._record_signal.clear()
+            if not self._live:
+                return
             if self.record_delay:
                 await asyncio.sleep(self.record_delay)  # let a few more sends end: one commit for all
             await self._flush()
@@ -353,9 +358,10 @@ class Worker:
         for task in late:
             log.warning("stopping: abandoning a send in flight after %g s (its lease is given back)", self.stop_grace)
             task.cancel()
-        recorder.cancel()
-        await asyncio.gather(*senders, recorder, stop_watch, return_exceptions=True)
         self._live = False
+        assert self._record_signal is not None
+        self._record_signal.set()  # the recorder finishes the write it is doing, then ends
+        await asyncio.gather(*senders, recorder, stop_watch, return_exceptions=True)
         await self._flush()
         try:
             released = await self.db.call(lambda q: q.release_all(self.owner))
