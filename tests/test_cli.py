@@ -288,6 +288,13 @@ def test_a_corrupt_queue_file_is_one_line_not_a_traceback(tmp_path: Path, args: 
     user_error(run(path, *args), f"mailgui: queue file {path}: database disk image is malformed")
 
 
+def test_no_command_starts_the_app_which_reports_an_unusable_file_in_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "garbage.sqlite3"
+    bad.write_bytes(b"this is not a database" * 100)
+    result = run(bad, extra_env={"QT_QPA_PLATFORM": "offscreen"})
+    user_error(result, f"mailgui: queue file {bad}: file is not a database")
+
+
 def test_a_queue_file_locked_by_another_process_is_one_line_after_the_busy_timeout(db: Path) -> None:
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("PRAGMA locking_mode = EXCLUSIVE")
