@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtWidgets import QPushButton
 from pytestqt.qtbot import QtBot
 
 from mailgui.clock import FakeClock
@@ -93,3 +94,23 @@ def test_discard_deletes_the_draft(qtbot: QtBot, authorized: Queue, clock: FakeC
     w.discard()
     assert authorized.count_drafts() == 0
     assert not w.isVisible()
+
+
+def test_the_drafts_list_deletes_a_draft_only_once_confirmed(qtbot: QtBot, authorized: Queue) -> None:
+    from mailgui.gui.drafts_view import DraftsView
+    from mailgui.queue.drafts import DraftFields
+
+    authorized.save_draft(DraftFields(sender="ann@example.com", to="bob@example.org", subject="Keep me"))
+    doomed = authorized.save_draft(DraftFields(sender="ann@example.com", subject="Drop me"))
+    view = DraftsView(authorized)
+    qtbot.addWidget(view)
+    view.show()
+    assert view.table.rowCount() == 2
+    row = next(r for r in range(2) if view.table.item(r, 2).text() == "Drop me")
+    view.table.selectRow(row)
+    view.delete_button.click()
+    assert view.confirm.isVisible() and authorized.count_drafts() == 2  # asked, nothing gone yet
+    view.confirm.findChild(QPushButton, "deleteDraftYes").click()
+    assert not view.confirm.isVisible()
+    assert [d.fields.subject for d in authorized.list_drafts()] == ["Keep me"]
+    assert view.table.rowCount() == 1 and doomed not in [d.id for d in authorized.list_drafts()]
