@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import warnings
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -369,7 +370,15 @@ class SMTPTestServer:
         if self.greeting is not None:
             record.refused_greeting = True
             return _Greeter(self.greeting)
-        session = _Session(
+        with warnings.catch_warnings():
+            # A plain-text AUTH server is what a loopback relay test asks for; aiosmtpd warns on each session.
+            warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", UserWarning)
+            session = self._make_session(record)
+        self._sessions.add(session)
+        return session
+
+    def _make_session(self, record: Connection) -> _Session:
+        return _Session(
             _Handler(self),
             record,
             hostname=self.hostname,
@@ -384,8 +393,6 @@ class SMTPTestServer:
             timeout=self.timeout,
             loop=asyncio.get_running_loop(),
         )
-        self._sessions.add(session)
-        return session
 
     def _authenticate(self, server: _Session, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
         server.record.commands.append("AUTH")

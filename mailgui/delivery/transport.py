@@ -69,6 +69,8 @@ class SmtpConnection:
 
     def __init__(self, target: RelayTarget, context: ssl.SSLContext | None = None):
         self.target = target
+        if target.security != "none" and context is None:
+            context = tls_context(target)  # never aiosmtplib's own default: ours always has relay.ca_file
         self.client = aiosmtplib.SMTP(
             hostname=target.host,
             port=target.port,
