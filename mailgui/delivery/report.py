@@ -111,16 +111,17 @@ def _wrap(text: str, indent: str = "") -> list[str]:
 
 def _explain(r: ReportRecipient, action: str, timeout_words: str) -> list[str]:
     said = reply_line(r.code, r.reply)
-    where = f" (in reply to {r.stage})" if r.stage and r.code is not None else ""
+    where = f" (in reply to {r.stage} command)" if r.stage and r.code is not None else ""
+    host = f"host {r.remote_mta} said: " if r.remote_mta and r.code is not None else ""
     if action == DELAYED:
         head = f"<{r.address}>: not delivered yet; mailgui is still trying."
-        detail = f"Last answer: {said}{where}" if said else "There was no answer from the mail server yet."
+        detail = f"Last answer: {host}{said}{where}" if said else "There was no answer from the mail server yet."
     elif r.expired:
         head = f"<{r.address}>: mailgui kept trying for {timeout_words} and then gave up."
-        detail = f"Last answer: {said}{where}" if said else "The mail server never answered."
+        detail = f"Last answer: {host}{said}{where}" if said else "The mail server never answered."
     else:
         head = f"<{r.address}>: the receiving mail server refused this address for good."
-        detail = f"It said: {said}{where}"
+        detail = f"{host[0].upper() + host[1:] if host else 'It said: '}{said}{where}"
     return [*_wrap(head), *_wrap(detail, "    "), ""]
 
 
@@ -224,9 +225,10 @@ def build_report(
     for r in recipients:
         status.append("\r\n")
         status.append(_field("Final-Recipient", f"{_address_type(r.address)}; {r.address}"))
+        status.append(_field("Original-Recipient", f"{_address_type(r.address)}; {r.address}"))  # as given
         status.append(_field("Action", action))
         status.append(_field("Status", r.status))
-        if r.remote_mta:
+        if r.remote_mta and r.code is not None:  # only a server that answered reported anything (as Postfix)
             status.append(_field("Remote-MTA", f"dns; {r.remote_mta}"))
         status.append(_field("Diagnostic-Code", _clean(r.diagnostic, utf8)))
         if r.last_attempt is not None:

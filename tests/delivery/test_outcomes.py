@@ -200,7 +200,7 @@ async def test_permanent_refusal_of_the_whole_transaction_fails_every_recipient(
     assert authorized.get_message(mid).summary.status == Status.BOUNCED
     parsed = parse_dsn(smtp_server.received[-1].data)
     assert [r["status"] for r in parsed.per_recipient] == ["5.7.1", "5.7.1"]
-    assert f"(in reply to {stage})" in parsed.human
+    assert f"(in reply to {stage} command)" in " ".join(parsed.human.split())
 
 
 async def test_temporary_refusal_at_data_defers_every_recipient(

@@ -97,6 +97,7 @@ def test_failed_report_has_every_field_rfc_3464_asks_for() -> None:
     assert when(bob.pop("last-attempt-date")) == NOW - 10
     assert bob == {
         "final-recipient": "rfc822; bob@example.org",
+        "original-recipient": "rfc822; bob@example.org",
         "action": "failed",
         "status": "5.1.1",
         "remote-mta": "dns; smtp.example.net",
@@ -105,11 +106,13 @@ def test_failed_report_has_every_field_rfc_3464_asks_for() -> None:
     }
     assert carol["action"] == "failed" and carol["status"] == "4.4.1"
     assert carol["diagnostic-code"] == "X-mailgui; cannot connect to smtp.example.net:587: Connection refused"
+    assert "remote-mta" not in carol  # no server answered: none reported (as Postfix does)
 
     human = " ".join(parsed.human.split())
     assert '"Quarterly figures" could not be delivered' in human
     assert "<bob@example.org>: the receiving mail server refused this address for good." in human
-    assert "(in reply to RCPT TO)" in human
+    assert "Host smtp.example.net said: 550 5.1.1 <bob@example.org>" in human
+    assert "(in reply to RCPT TO command)" in human
     assert "<carol@example.org>: mailgui kept trying for 60 minutes and then gave up." in human
     assert "Subject: Quarterly figures" in parsed.headers
     assert "Message-ID: <q1@example.com>" in parsed.headers
@@ -210,6 +213,20 @@ def test_the_reader_agrees_with_the_corpus_labels_and_reads_our_report_the_same_
         return m.get_content_type(), m.get_param("report-type"), [p.get_content_type() for p in m.get_payload()]
 
     assert shape(ours) == shape(theirs)
+
+    # Per recipient, every field Postfix writes for a refused address, with the same types (rfc822;, dns;, smtp;).
+    def blocks(m: email.message.Message) -> list[dict[str, str]]:
+        status = next(p for p in m.walk() if p.get_content_type() == "message/delivery-status")
+        return [{k.lower(): " ".join(v.split()) for k, v in b.items()} for b in status.get_payload()[1:]]
+
+    smtp_refusal = email.message_from_bytes(
+        (CORPUS / "samples/postfix/lhost-postfix-02.eml").read_bytes(), policy=email.policy.compat32
+    )  # 550 5.1.1 to RCPT TO, from a remote SMTP server
+    their_bob, our_bob = blocks(smtp_refusal)[1], blocks(ours)[0]
+    assert their_bob["remote-mta"].startswith("dns;")
+    assert set(their_bob) <= set(our_bob), set(their_bob) - set(our_bob)
+    for name in their_bob:
+        assert our_bob[name].partition(";")[0] == their_bob[name].partition(";")[0] or ";" not in their_bob[name]
     assert failed_recipients(
         build_report("failed", original(), [BOB, CAROL], reporting_mta="mx.test", now=NOW).raw
     ) == [
