@@ -96,12 +96,13 @@ class Recorder:
         for r in done.attempt.results:
             code = r.code if r.code is not None else "-"
             log.info(
-                "message %d to <%s> via %s: %s (%s %s)",
+                "message %d to <%s> via %s: %s (%s %s) in %.3f s",
                 done.msg.id,
                 r.address,
                 done.attempt.relay,
                 r.status,
                 code,
                 r.reply,
+                done.attempt.duration,
             )
         log.info("message %d: %s", done.msg.id, result.status)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 
@@ -20,7 +21,7 @@ LATER = "451 4.3.0 <dave@example.org>: Temporary lookup failure"
 
 
 async def test_accepted_message_arrives_byte_for_byte_and_ends_sent(
-    worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, clock: FakeClock
+    worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A leading dot (dot-stuffing), a long line, 8-bit text in a header and body: all must arrive as queued.
     msg = build_message(
@@ -38,7 +39,18 @@ async def test_accepted_message_arrives_byte_for_byte_and_ends_sent(
     events: list[object] = []
     worker.subscribe(events.append)
 
-    assert await worker.run_once() == 1
+    with caplog.at_level(logging.INFO, logger="mailgui.delivery"):
+        assert await worker.run_once() == 1
+    # The attempt log: which relay, each recipient's code and reply, how long it took.
+    logged = [r.getMessage() for r in caplog.records]
+    relay = f"127.0.0.1:{smtp_server.port}"
+    for rcpt in ("bob@example.org", "cc@example.org", "hidden@example.org"):
+        assert any(
+            re.fullmatch(
+                rf"message {mid} to <{rcpt}> via {relay}: delivered \(250 2\.0\.0 Ok: .*\) in \d+\.\d{{3}} s", m
+            )
+            for m in logged
+        ), logged
 
     [got] = smtp_server.received
     assert got.data == msg.raw == authorized.get_message(mid).raw
