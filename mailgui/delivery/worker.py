@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 RelaySource = RelayTarget | Callable[[], RelayTarget]
 Recorded = tuple[AttemptOutcome | LeaseLostError | UnknownMessageError, int | None]
 HOLD_BATCH = 500  # messages deferred per write while the relay is backed off (one short transaction each)
+HELD = "delivery temporarily suspended: "  # the last reply of a message held for the relay (never tried since)
 
 
 def default_owner() -> str:
@@ -181,10 +182,14 @@ class Worker:
     async def _prepare(self) -> ConnectionPool:
         """Read the settings (retry policy, lease, delay warning) and the relay, as they are now."""
         target = self._target()
-        if self.pool is None or self.pool.target != target:
-            if self.pool is not None:
-                await self.pool.close()
-            self.pool = ConnectionPool(target)
+        old, pool = self.pool, self.pool
+        fresh = pool is None or pool.target != target
+        if pool is None or fresh:
+            if old is not None:
+                await old.close()
+                self.backoff.record_success()  # another relay (settings changed): its own health, untried
+                self._update_state()
+            pool = self.pool = ConnectionPool(target)
         settings = Settings(self.queue)
         if self._fixed_policy is None:
             self.policy = RetryPolicy.from_settings(settings, rng=self._rng)
@@ -194,7 +199,9 @@ class Worker:
         self.lease_seconds = self._fixed_lease or settings.get_float("worker.lease")
         self.delay_warning = settings.get_float("bounce.delay_warning")
         self.batch_size = self._fixed_batch or max(8, 4 * target.connections)
-        return self.pool
+        if fresh and not self.backoff.unwell:
+            await self._release_held()
+        return pool
 
     # -- one pass (tests: advance the clock, then run_once) -------------------------------------------
     async def run_once(self) -> int:
@@ -526,13 +533,24 @@ class Worker:
         time, the relay's failure as their last reply (nothing is counted as an attempt). True if there may be
         more."""
         until, code = self.backoff.until, self._failure_code
-        reason = f"delivery temporarily suspended: {self.backoff.reason or 'the relay is unreachable'}"
+        reason = HELD + (self.backoff.reason or "the relay is unreachable")
         held = await self.db.call(lambda q: q.hold_due(until, reason, code, HOLD_BATCH))
         for message_id, next_attempt_at in held:
             self.hub.publish(MessageEvent(message_id, Status.DEFERRED, error=reason, next_attempt_at=next_attempt_at))
         if held:
             log.info("relay backed off: %d more messages wait for it until its next try", len(held))
         return len(held) == HOLD_BATCH
+
+    async def _release_held(self) -> None:
+        """A worker starting (or a new relay): messages held for an earlier worker's backed-off relay are due
+        now, so a fixed setting (a password, a host) takes effect at once, not when that backoff would end."""
+        now = self.clock.now()
+        while True:
+            released = await self.db.call(lambda q: q.release_held(HELD, HOLD_BATCH))
+            for message_id in released:
+                self.hub.publish(MessageEvent(message_id, Status.DEFERRED, next_attempt_at=now))
+            if len(released) < HOLD_BATCH:
+                return
 
     # -- outcomes ---------------------------------------------------------------------------------------
     def _add_outcome(

@@ -464,6 +464,22 @@ class Queue(QueueReads, MailboxStore, DraftStore):
             ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
+    def release_held(self, reason_prefix: str, limit: int) -> list[int]:
+        """Undo :meth:`hold_due` (a worker starts fresh, or on another relay): up to ``limit`` messages held
+        with a last reply starting ``reason_prefix`` are due now. Returns their ids; call again until fewer."""
+        now = self.clock.now()
+        with self._tx() as c:
+            rows = c.execute(
+                """UPDATE messages SET next_attempt_at = ?, updated_at = ?
+                   WHERE id IN (SELECT id FROM messages INDEXED BY messages_due
+                                 WHERE status IN ('queued', 'deferred') AND next_attempt_at > ?
+                                   AND substr(last_reply, 1, ?) = ?
+                                 ORDER BY next_attempt_at, id LIMIT ?)
+                   RETURNING id""",
+                (now, now, now, len(reason_prefix), reason_prefix, limit),
+            ).fetchall()
+        return sorted(int(r[0]) for r in rows)
+
     # -- the user's side ------------------------------------------------------------------------------
     def _status_of(self, c: sqlite3.Connection, message_id: int) -> str:
         row = c.execute("SELECT status FROM messages WHERE id = ?", (message_id,)).fetchone()

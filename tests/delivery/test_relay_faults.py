@@ -202,6 +202,32 @@ async def test_a_backlog_waits_for_the_relay_in_bounded_batches_and_says_why(
     assert authorized.counts_by_status() == {"sent": total + 2, "deferred": 1}  # the tried one waits 300 s
 
 
+async def test_a_new_worker_sends_held_messages_at_once(
+    authorized: Queue, smtp_server: SMTPTestServer, clock: FakeClock, enqueue: Enqueue, target: RelayTarget
+) -> None:
+    """Held messages do not outlive the worker that held them: after a settings fix the GUI restarts the
+    worker, and the fix takes effect now, not when the old relay backoff would have ended."""
+    smtp_server.greeting = "421 4.3.2 Service not available"
+    ids = [enqueue("bob@example.org") for _ in range(4)]
+    old = make_worker(authorized, clock, target)
+    await old.run_once()
+    for _ in range(5):  # the backoff grows: 30, 60, 120, ... s
+        clock.set(old.backoff.until)
+        await old.run_once()
+    await old.aclose()
+    assert old.backoff.until - clock.now() == 960
+    held = [i for i in ids if authorized.get_message(i).summary.attempts == 0]
+    assert len(held) == 3 and all(authorized.get_message(i).summary.next_attempt_at > clock.now() for i in held)
+
+    smtp_server.accept()
+    new = make_worker(authorized, clock, target)
+    try:
+        await new.run_once()
+    finally:
+        await new.aclose()
+    assert {authorized.get_message(i).summary.status for i in held} == {Status.SENT}
+
+
 async def test_slow_server_times_out_and_counts_as_relay_failure(
     authorized: Queue, smtp_server: SMTPTestServer, clock: FakeClock, enqueue: Enqueue
 ) -> None:

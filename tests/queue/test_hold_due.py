@@ -51,3 +51,21 @@ def test_held_messages_keep_their_later_retry_their_lease_and_their_lifetime(
     assert authorized.get_message(later).summary.last_reply == "4.7.1 greylisted"
     assert authorized.get_message(sending).summary.status == Status.SENDING
     assert authorized.hold_due(clock.now() + 30, REASON, 421, limit=10) == []
+
+
+def test_release_held_makes_only_held_messages_due_again(authorized: Queue, clock: FakeClock) -> None:
+    held = [authorized.enqueue(outgoing(subject=f"h{n}")) for n in range(3)]
+    authorized.hold_due(clock.now() + 600, "delivery temporarily suspended: " + REASON, None, limit=10)
+    waiting = authorized.enqueue(outgoing(subject="own retry"))
+    [m] = authorized.claim_due("w", 1, 60)
+    assert m.id == waiting
+    result = RecipientResult("bob@example.org", "pending", 451, "4.7.1 greylisted")
+    authorized.record_attempt(waiting, "w", Attempt(clock.now(), 0.1, "r", (result,)), retry_at=clock.now() + 3600)
+
+    first = authorized.release_held("delivery temporarily suspended: ", limit=2)
+    rest = authorized.release_held("delivery temporarily suspended: ", limit=2)
+    assert sorted(first + rest) == held and len(first) == 2
+    assert authorized.release_held("delivery temporarily suspended: ", limit=2) == []
+    assert all(authorized.get_message(i).summary.next_attempt_at == clock.now() for i in held)
+    assert authorized.get_message(waiting).summary.next_attempt_at == clock.now() + 3600  # its own retry stays
+    assert sorted(m.id for m in authorized.claim_due("w", 10, 60)) == held
