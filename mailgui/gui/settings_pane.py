@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from mailgui.errors import Error, SecretStoreError
+from mailgui.gui.duration_box import DurationBox
 from mailgui.gui.resources import icon
 from mailgui.gui.senders_editor import SendersEditor
 from mailgui.gui.tasks import TaskSet
@@ -264,26 +265,15 @@ class SettingsPane(QScrollArea):
     # -- retry --------------------------------------------------------------------------------------------
     def _retry_group(self) -> QGroupBox:
         group = QGroupBox("Retries and delivery reports")
-        self.min_backoff = QDoubleSpinBox()
+        # Ranges as mailgui.settings checks them, in seconds.
+        self.min_backoff = DurationBox(1, 86400)
         self.min_backoff.setObjectName("minBackoff")
-        self.min_backoff.setRange(1 / 60, 24 * 60)
-        self.min_backoff.setDecimals(1)
-        self.min_backoff.setSuffix(" min")
-        self.max_backoff = QDoubleSpinBox()
+        self.max_backoff = DurationBox(1, 7 * 86400)
         self.max_backoff.setObjectName("maxBackoff")
-        self.max_backoff.setRange(1 / 60, 7 * 24 * 60)
-        self.max_backoff.setDecimals(1)
-        self.max_backoff.setSuffix(" min")
-        self.lifetime = QDoubleSpinBox()
+        self.lifetime = DurationBox(60, 60 * 86400, step=3600)
         self.lifetime.setObjectName("lifetime")
-        self.lifetime.setRange(1 / 60, 60 * 24)
-        self.lifetime.setDecimals(1)
-        self.lifetime.setSuffix(" h")
-        self.delay_warning = QDoubleSpinBox()
+        self.delay_warning = DurationBox(0, 60 * 86400, step=3600)
         self.delay_warning.setObjectName("delayWarning")
-        self.delay_warning.setRange(0, 60 * 24)
-        self.delay_warning.setDecimals(1)
-        self.delay_warning.setSuffix(" h")
         self.delay_warning.setSpecialValueText("off")
         for key in ("retry.min_backoff", "retry.max_backoff", "retry.lifetime", "bounce.delay_warning"):
             self.errors[key] = _error_label(key.replace(".", "_") + "_error")
@@ -325,10 +315,10 @@ class SettingsPane(QScrollArea):
         self.ca_edit.setText(s.get("relay.ca_file"))
         self.timeout_spin.setValue(s.get_float("relay.timeout"))
         self.connections_spin.setValue(s.get_int("worker.connections"))
-        self.min_backoff.setValue(s.get_float("retry.min_backoff") / 60)
-        self.max_backoff.setValue(s.get_float("retry.max_backoff") / 60)
-        self.lifetime.setValue(s.get_float("retry.lifetime") / 3600)
-        self.delay_warning.setValue(s.get_float("bounce.delay_warning") / 3600)
+        self.min_backoff.setValue(round(s.get_float("retry.min_backoff")))
+        self.max_backoff.setValue(round(s.get_float("retry.max_backoff")))
+        self.lifetime.setValue(round(s.get_float("retry.lifetime")))
+        self.delay_warning.setValue(round(s.get_float("bounce.delay_warning")))
         problem = keyring_problem()
         self.keyring_ok = problem is None
         self.password_note.setText(
@@ -353,10 +343,10 @@ class SettingsPane(QScrollArea):
             "relay.timeout": f"{self.timeout_spin.value():g}",
             "worker.connections": str(self.connections_spin.value()),
             "relay.ca_file": self.ca_edit.text(),
-            "retry.min_backoff": f"{round(self.min_backoff.value() * 60)}",
-            "retry.max_backoff": f"{round(self.max_backoff.value() * 60)}",
-            "retry.lifetime": f"{round(self.lifetime.value() * 3600)}",
-            "bounce.delay_warning": f"{round(self.delay_warning.value() * 3600)}",
+            "retry.min_backoff": str(self.min_backoff.value()),
+            "retry.max_backoff": str(self.max_backoff.value()),
+            "retry.lifetime": str(self.lifetime.value()),
+            "bounce.delay_warning": str(self.delay_warning.value()),
         }
 
     def _field_error(self, key: str, message: str | None) -> None:

@@ -99,8 +99,8 @@ def test_removing_a_sender_asks_first(pane: SettingsPane, queue: Queue) -> None:
 def test_bad_values_are_refused_beside_their_field_and_nothing_is_saved(pane: SettingsPane, queue: Queue) -> None:
     pane.smtp_radio.setChecked(True)
     pane.host_edit.setText("bad host!")
-    pane.min_backoff.setValue(30)
-    pane.max_backoff.setValue(10)
+    pane.min_backoff.setValue(30 * 60)
+    pane.max_backoff.setValue(10 * 60)
     assert not pane.save()
     assert pane.errors["relay.host"].isVisible()
     assert pane.errors["relay.host"].text().startswith("relay.host: 'bad host!' is not valid")
@@ -118,10 +118,10 @@ def test_saved_settings_are_the_ones_the_api_and_command_line_read(pane: Setting
     pane.security_box.setCurrentIndex(pane.security_box.findData("tls"))
     pane.username_edit.setText("ann")
     pane.connections_spin.setValue(2)
-    pane.min_backoff.setValue(1)
-    pane.max_backoff.setValue(30)
-    pane.lifetime.setValue(48)
-    pane.delay_warning.setValue(4)
+    pane.min_backoff.setValue(60)
+    pane.max_backoff.setValue(30 * 60)
+    pane.lifetime.setValue(48 * 3600)
+    pane.delay_warning.setValue(4 * 3600)
     assert pane.save()
     s = Settings(queue)
     assert {k: s.get(k) for k in ("relay.mode", "relay.host", "relay.port", "relay.security", "relay.username")} == {
@@ -209,3 +209,18 @@ def test_test_connection_runs_in_the_loop_without_freezing_the_window(
     aloop.run(go())
     assert seen[0].values["relay.host"] == "127.0.0.1" and seen[0].password == "wrong"
     assert queue.all_settings() == {}  # testing does not save
+
+
+def test_saving_unchanged_settings_keeps_every_duration_to_the_second(pane: SettingsPane, queue: Queue) -> None:
+    # 4,000 s shown as a rounded "66.7 min" used to be saved back as 4,002 s.
+    settings = Settings(queue)
+    settings.set("retry.min_backoff", "301")
+    pane.load()
+    assert pane.save()
+    assert settings.get_float("retry.max_backoff") == 4000
+    assert settings.get_float("retry.min_backoff") == 301
+    assert settings.get_float("retry.lifetime") == 5 * 86400
+    assert settings.get_float("bounce.delay_warning") == 0
+    assert pane.max_backoff.text() == "1 h 6 min 40 s"
+    assert pane.lifetime.text() == "5 d"
+    assert pane.delay_warning.text() == "off"
