@@ -122,6 +122,7 @@ class Worker:
         self._record_signal: asyncio.Event | None = None
         self._failure_at = 0.0  # loop time of the last relay failure
         self._failure_code: int | None = None  # the relay's reply code in its last failure, if it answered
+        self._release_pending = False  # messages held by an earlier worker are to be made due (see _prepare)
         self.recorder = Recorder(self.db, self.owner, self.reporter, self.hub, self._claimed_at)
 
     # -- listeners and control ------------------------------------------------------------------------
@@ -199,8 +200,7 @@ class Worker:
         self.lease_seconds = self._fixed_lease or settings.get_float("worker.lease")
         self.delay_warning = settings.get_float("bounce.delay_warning")
         self.batch_size = self._fixed_batch or max(8, 4 * target.connections)
-        if fresh and not self.backoff.unwell:
-            await self._release_held()
+        self._release_pending = fresh and not self.backoff.unwell  # done once running (state first)
         return pool
 
     # -- one pass (tests: advance the clock, then run_once) -------------------------------------------
@@ -214,6 +214,7 @@ class Worker:
         self._running = True
         self._update_state()
         try:
+            await self._release_held()
             while not self._paused:
                 now = self.clock.now()
                 if self.backoff.active(now) or (self.backoff.unwell and not await self._probe()):
@@ -274,6 +275,7 @@ class Worker:
                 poke.clear()
                 timeout = self.poll_interval
                 try:
+                    await self._release_held()
                     now = self.clock.now()
                     if self._paused:
                         pass
@@ -544,12 +546,15 @@ class Worker:
     async def _release_held(self) -> None:
         """A worker starting (or a new relay): messages held for an earlier worker's backed-off relay are due
         now, so a fixed setting (a password, a host) takes effect at once, not when that backoff would end."""
+        if not self._release_pending:
+            return
         now = self.clock.now()
         while True:
             released = await self.db.call(lambda q: q.release_held(HELD, HOLD_BATCH))
             for message_id in released:
                 self.hub.publish(MessageEvent(message_id, Status.DEFERRED, next_attempt_at=now))
             if len(released) < HOLD_BATCH:
+                self._release_pending = False
                 return
 
     # -- outcomes ---------------------------------------------------------------------------------------
