@@ -37,6 +37,7 @@ from mailgui.delivery.events import (
     WorkerEvent,
     WorkerState,
 )
+from mailgui.delivery.hold import RelayHold
 from mailgui.delivery.policy import RelayBackoff, RetryPolicy
 from mailgui.delivery.pool import ConnectionPool, RelayBackedOff
 from mailgui.delivery.queue_thread import QueueThread
@@ -52,8 +53,6 @@ log = logging.getLogger(__name__)
 
 RelaySource = RelayTarget | Callable[[], RelayTarget]
 Recorded = tuple[AttemptOutcome | LeaseLostError | UnknownMessageError, int | None]
-HOLD_BATCH = 500  # messages deferred per write while the relay is backed off (one short transaction each)
-HELD = "delivery temporarily suspended: "  # the last reply of a message held for the relay (never tried since)
 
 
 def default_owner() -> str:
@@ -122,7 +121,7 @@ class Worker:
         self._record_signal: asyncio.Event | None = None
         self._failure_at = 0.0  # loop time of the last relay failure
         self._failure_code: int | None = None  # the relay's reply code in its last failure, if it answered
-        self._release_pending = False  # messages held by an earlier worker are to be made due (see _prepare)
+        self.hold = RelayHold(self.db, self.hub)
         self.recorder = Recorder(self.db, self.owner, self.reporter, self.hub, self._claimed_at)
 
     # -- listeners and control ------------------------------------------------------------------------
@@ -200,7 +199,8 @@ class Worker:
         self.lease_seconds = self._fixed_lease or settings.get_float("worker.lease")
         self.delay_warning = settings.get_float("bounce.delay_warning")
         self.batch_size = self._fixed_batch or max(8, 4 * target.connections)
-        self._release_pending = fresh and not self.backoff.unwell  # done once running (state first)
+        if fresh and not self.backoff.unwell:
+            self.hold.release_pending = True  # released once running (the state is said first)
         return pool
 
     # -- one pass (tests: advance the clock, then run_once) -------------------------------------------
@@ -214,12 +214,12 @@ class Worker:
         self._running = True
         self._update_state()
         try:
-            await self._release_held()
+            await self.hold.release()
             while not self._paused:
                 now = self.clock.now()
                 if self.backoff.active(now) or (self.backoff.unwell and not await self._probe()):
                     await self._expire_overdue()
-                    while await self._hold_due():
+                    while await self.hold.hold_due(self.backoff, self._failure_code):
                         pass
                     break
                 claimed = await self._claim(self.batch_size)
@@ -275,13 +275,13 @@ class Worker:
                 poke.clear()
                 timeout = self.poll_interval
                 try:
-                    await self._release_held()
+                    await self.hold.release()
                     now = self.clock.now()
                     if self._paused:
                         pass
                     elif self.backoff.active(now):
                         await self._expire_overdue()
-                        if await self._hold_due():
+                        if await self.hold.hold_due(self.backoff, self._failure_code):
                             continue  # more to hold: one batch per turn, so stop and wake stay prompt
                         timeout = min(timeout, max(0.0, self.backoff.until - now))
                     elif self.backoff.unwell:
@@ -529,33 +529,6 @@ class Worker:
                 results = tuple(RecipientResult(a, RecipientStatus.PENDING, None, reason) for a in msg.recipients)
                 self._add_outcome(msg, Attempt(now, 0.0, self.pool.target.name, results, error=reason), {}, None)
             await self._flush()
-
-    async def _hold_due(self) -> bool:
-        """While the relay is left alone: defer one batch of the messages due before it is tried again to that
-        time, the relay's failure as their last reply (nothing is counted as an attempt). True if there may be
-        more."""
-        until, code = self.backoff.until, self._failure_code
-        reason = HELD + (self.backoff.reason or "the relay is unreachable")
-        held = await self.db.call(lambda q: q.hold_due(until, reason, code, HOLD_BATCH))
-        for message_id, next_attempt_at in held:
-            self.hub.publish(MessageEvent(message_id, Status.DEFERRED, error=reason, next_attempt_at=next_attempt_at))
-        if held:
-            log.info("relay backed off: %d more messages wait for it until its next try", len(held))
-        return len(held) == HOLD_BATCH
-
-    async def _release_held(self) -> None:
-        """A worker starting (or a new relay): messages held for an earlier worker's backed-off relay are due
-        now, so a fixed setting (a password, a host) takes effect at once, not when that backoff would end."""
-        if not self._release_pending:
-            return
-        now = self.clock.now()
-        while True:
-            released = await self.db.call(lambda q: q.release_held(HELD, HOLD_BATCH))
-            for message_id in released:
-                self.hub.publish(MessageEvent(message_id, Status.DEFERRED, next_attempt_at=now))
-            if len(released) < HOLD_BATCH:
-                self._release_pending = False
-                return
 
     # -- outcomes ---------------------------------------------------------------------------------------
     def _add_outcome(

@@ -166,7 +166,7 @@ async def test_a_backlog_waits_for_the_relay_in_bounded_batches_and_says_why(
 ) -> None:
     """Every message due before the relay's next try is deferred to it, in writes of HOLD_BATCH, with an event
     each; messages queued during the backoff are held too; none is counted as tried; all go once it is back."""
-    from mailgui.delivery.worker import HOLD_BATCH
+    from mailgui.delivery.hold import HOLD_BATCH
     from mailgui.message import MessageFields, build_message
     from mailgui.queue.bulk import enqueue_many
 
