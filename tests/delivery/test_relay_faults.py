@@ -379,8 +379,15 @@ async def test_refused_login_defers_and_says_to_fix_the_settings(
         target = RelayTarget(
             "127.0.0.1", server.port, "starttls", "ann", "wrong", timeout=5, ca_file=str(tls_files.ca_file)
         )
-        mid, worker = await _deliver_one(authorized, clock, target, enqueue)
+        first = enqueue("carol@example.org")
+        second, worker = await _deliver_one(authorized, clock, target, enqueue)
+        # One was tried; the other was held for the relay, with the same clear reason.
+        mid, other = sorted((first, second), key=lambda i: -authorized.get_message(i).summary.attempts)
+        held = authorized.get_message(other).summary
+        assert (held.status, held.attempts, held.last_code) == (Status.DEFERRED, 0, 535)
+        assert "check relay.username and the password in Settings" in (held.last_reply or "")
         summary = authorized.get_message(mid).summary
+        assert summary.attempts == 1
         assert summary.status == Status.DEFERRED
         assert summary.last_code == 535
         assert summary.last_reply is not None
