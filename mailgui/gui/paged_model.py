@@ -7,7 +7,7 @@ a small page cache is enough. Subclasses say how to count, how to read a page an
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
@@ -30,14 +30,15 @@ class PagedTableModel(QAbstractTableModel, Generic[T]):
         self.fetches = 0
 
     # -- for subclasses ------------------------------------------------------------------------------------
-    def count(self) -> int:
-        raise NotImplementedError
+    # Each subclass defines these three (Shiboken's metaclass does not mix with ABCMeta, so they are declared
+    # for the type checker only).
+    if TYPE_CHECKING:
 
-    def read(self, offset: int, limit: int) -> list[T]:
-        raise NotImplementedError
+        def count(self) -> int: ...
 
-    def cell(self, record: T, column: int, role: int) -> Any:
-        raise NotImplementedError
+        def read(self, offset: int, limit: int) -> list[T]: ...
+
+        def cell(self, record: T, column: int, role: int) -> Any: ...
 
     def signature(self) -> object:
         """Something cheap that changes whenever the list does (e.g. its count and newest id); None: unknown."""
