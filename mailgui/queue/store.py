@@ -393,17 +393,14 @@ class Queue(QueueReads, MailboxStore, DraftStore):
                 (now, message_id),
             ).fetchall():
                 newly_failed.append(Recipient(address, kind, RecipientStatus.EXPIRED, code, reply, now))
-        pending = tuple(
-            a
-            for (a,) in c.execute(
-                "SELECT address FROM recipients WHERE message_id = ? AND status = 'pending' ORDER BY id",
-                (message_id,),
-            )
-        )
-        failed = c.execute(
-            "SELECT count(*) FROM recipients WHERE message_id = ? AND status IN ('failed', 'expired')",
+        # One read for both: who is still pending, and whether anyone failed (this attempt or an earlier one).
+        left = c.execute(
+            "SELECT address, status FROM recipients WHERE message_id = ? AND status IN ('pending', 'failed', 'expired')"
+            " ORDER BY id",
             (message_id,),
-        ).fetchone()[0]
+        ).fetchall()
+        pending = tuple(a for a, st in left if st == RecipientStatus.PENDING)
+        failed = len(left) - len(pending)
         if pending:
             status = Status.DEFERRED
         elif failed:
