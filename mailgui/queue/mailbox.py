@@ -18,6 +18,7 @@ from typing import Any
 from mailgui.clock import Clock
 from mailgui.errors import UnknownMessageError
 from mailgui.queue.connection import transaction
+from mailgui.queue.reads import id_range
 
 log = logging.getLogger(__name__)
 
@@ -121,14 +122,10 @@ class MailboxStore:
     ) -> list[MailboxEntry]:
         """A page of the mailbox, newest first. Keyset paging: pass the last id seen as ``before_id``;
         ``after_id`` gives only what arrived since (still newest first); ``offset`` jumps to a row."""
-        where = "1"
+        clauses: list[str] = []
         params: list[object] = []
-        if before_id is not None:
-            where += " AND id < ?"
-            params.append(before_id)
-        if after_id is not None:
-            where += " AND id > ?"
-            params.append(after_id)
+        id_range("id", after_id, before_id, clauses, params)
+        where = " AND ".join(clauses) or "1"
         rows = self.conn.execute(
             f"SELECT {_ENTRY_COLUMNS} FROM mailbox WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
             [*params, limit, offset],

@@ -16,9 +16,27 @@ _SUMMARY_COLUMNS = (
 )
 
 
-def _where(statuses: Sequence[str] | None, search: str | None) -> tuple[str, list[object]]:
+def id_range(
+    column: str, after_id: int | None, before_id: int | None, clauses: list[str], params: list[object]
+) -> None:
+    """Add the keyset bounds ``column > after_id`` and ``column < before_id`` (each only when given)."""
+    if after_id is not None:
+        clauses.append(f"{column} > ?")
+        params.append(after_id)
+    if before_id is not None:
+        clauses.append(f"{column} < ?")
+        params.append(before_id)
+
+
+def _where(
+    statuses: Sequence[str] | None,
+    search: str | None,
+    after_id: int | None = None,
+    before_id: int | None = None,
+) -> tuple[str, list[object]]:
     clauses: list[str] = []
     params: list[object] = []
+    id_range("m.id", after_id, before_id, clauses, params)
     if statuses:
         clauses.append(f"m.status IN ({','.join('?' * len(statuses))})")
         params.extend(statuses)
@@ -59,13 +77,7 @@ class QueueReads:
         """How many messages match; with ``after_id`` only those newer than it (which is the row of message
         ``after_id`` in a newest-first list), with ``before_id`` only older ones. A range on the id: cheap
         when the range is short."""
-        where, params = _where(_statuses(status), search)
-        if after_id is not None:
-            where += " AND m.id > ?"
-            params.append(after_id)
-        if before_id is not None:
-            where += " AND m.id < ?"
-            params.append(before_id)
+        where, params = _where(_statuses(status), search, after_id, before_id)
         return int(self.conn.execute(f"SELECT count(*) FROM messages m WHERE {where}", params).fetchone()[0])
 
     def list_messages(
@@ -81,13 +93,7 @@ class QueueReads:
     ) -> list[MessageSummary]:
         """A page of messages. Keyset paging: pass the last id seen as ``before_id`` (newest first) or
         ``after_id`` (oldest first). ``offset`` is for jumping to an arbitrary row."""
-        where, params = _where(_statuses(status), search)
-        if before_id is not None:
-            where += " AND m.id < ?"
-            params.append(before_id)
-        if after_id is not None:
-            where += " AND m.id > ?"
-            params.append(after_id)
+        where, params = _where(_statuses(status), search, after_id, before_id)
         order = "DESC" if newest_first else "ASC"
         rows = self.conn.execute(
             f"SELECT {_SUMMARY_COLUMNS} FROM messages m WHERE {where} ORDER BY m.id {order} LIMIT ? OFFSET ?",
@@ -105,13 +111,7 @@ class QueueReads:
     ) -> list[int]:
         """The ids of every matching message, newest first. A search must scan the table anyway; finding all
         its matches once (off the GUI thread) lets a view read any page of them by id afterwards."""
-        where, params = _where(_statuses(status), search)
-        if after_id is not None:
-            where += " AND m.id > ?"
-            params.append(after_id)
-        if before_id is not None:
-            where += " AND m.id < ?"
-            params.append(before_id)
+        where, params = _where(_statuses(status), search, after_id, before_id)
         return [
             r[0] for r in self.conn.execute(f"SELECT m.id FROM messages m WHERE {where} ORDER BY m.id DESC", params)
         ]
