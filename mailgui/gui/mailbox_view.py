@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from mailgui.clock import Clock, SystemClock
 from mailgui.errors import Error, UnknownMessageError
 from mailgui.gui import timefmt
+from mailgui.gui.confirm import open_confirm
 from mailgui.gui.details import MessageTabs
 from mailgui.gui.message_tabs import size_text
 from mailgui.gui.paged_model import RECORD_ROLE, PagedTableModel
@@ -188,19 +189,14 @@ class MailboxView(QWidget):
 
     def clear_mailbox(self) -> None:
         n = self.model.rowCount()
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
+        self.confirm_box = open_confirm(
+            self,
             "Clear mailbox",
             f"Delete all {n:,} message{'s' if n != 1 else ''} in the local mailbox?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            self,
+            "This only empties the local relay's mailbox; the queue is not touched.",
+            "Clear",
+            self._clear_confirmed,
         )
-        box.setInformativeText("This only empties the local relay's mailbox; the queue is not touched.")
-        box.button(QMessageBox.StandardButton.Yes).setText("Clear")
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.finished.connect(self._clear_confirmed)
-        self.confirm_box = box
-        box.open()
 
     # -- internals -----------------------------------------------------------------------------------------
     def _clear_confirmed(self, result: int) -> None:

@@ -12,6 +12,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox
 
 from mailgui.errors import Error
+from mailgui.gui.confirm import open_confirm
 
 ACTION_LIMIT = 10_000  # selected messages one action takes (each is read, then changed in its own commit)
 ACTION_CHUNK = 100  # messages changed per turn of the event loop
@@ -78,19 +79,14 @@ class QueueActionsMixin:
         if not ids:
             return
         n = len(ids)
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
+        self.confirm_box = open_confirm(
+            self,
             "Delete messages",
             f"Delete {n} message{'s' if n != 1 else ''} from the queue for good?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            self,
+            "Messages being sent right now are kept. This cannot be undone.",
+            "Delete",
+            lambda result: self._delete_confirmed(result, ids),
         )
-        box.setInformativeText("Messages being sent right now are kept. This cannot be undone.")
-        box.button(QMessageBox.StandardButton.Yes).setText("Delete")
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.finished.connect(lambda result: self._delete_confirmed(result, ids))
-        self.confirm_box = box
-        box.open()
 
     def _delete_confirmed(self, result: int, ids: list[int]) -> None:
         box, self.confirm_box = self.confirm_box, None
