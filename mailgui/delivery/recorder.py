@@ -8,13 +8,12 @@ from mailgui.delivery.events import EventHub, MessageEvent
 from mailgui.delivery.queue_thread import QueueThread
 from mailgui.delivery.report import DELAYED
 from mailgui.delivery.reporting import FinishedAttempt, Reporter
-from mailgui.errors import Error, LeaseLostError, UnknownMessageError
-from mailgui.queue import AttemptOutcome, Queue, Status
+from mailgui.errors import Error
+from mailgui.queue import AttemptOutcome, ClaimedMessage, Queue, Status
 from mailgui.queue.records import NewReport
+from mailgui.queue.store import Recorded
 
 log = logging.getLogger(__name__)
-
-Recorded = tuple[AttemptOutcome | LeaseLostError | UnknownMessageError, int | None]
 
 
 class Recorder:
@@ -34,20 +33,25 @@ class Recorder:
     def add(self, done: FinishedAttempt) -> None:
         self.pending.append(done)
 
-    async def flush(self) -> None:
-        """Write every finished attempt (and queue their reports), then announce them."""
+    async def flush(self, claim: int = 0, lease_seconds: float = 0.0) -> list[ClaimedMessage]:
+        """Write every finished attempt (and queue their reports), then announce them.
+
+        ``claim``: in the same transaction, lease up to that many due messages (returned) for the senders.
+        """
         outcomes, self.pending = self.pending, []
         if not outcomes:
-            return
+            return []
         now = self.db.clock.now()
         remote, delay_warning = self.remote_mta, self.delay_warning
         try:
-            recorded = await self.db.call(lambda q: self._write(q, outcomes, now, remote, delay_warning))
+            recorded, claimed = await self.db.call(
+                lambda q: self._write(q, outcomes, now, remote, delay_warning, claim, lease_seconds)
+            )
         except Error:
             log.exception(
                 "could not record %d attempts; their leases will expire and they will be retried", len(outcomes)
             )
-            return
+            return []
         for done, (result, report_id) in zip(outcomes, recorded, strict=True):
             self.claimed_at.pop(done.msg.id, None)
             if isinstance(result, Exception):
@@ -67,10 +71,18 @@ class Recorder:
             )
             if report_id is not None:
                 self.hub.publish(MessageEvent(report_id, Status.QUEUED))
+        return claimed
 
     def _write(
-        self, q: Queue, outcomes: list[FinishedAttempt], now: float, remote: str | None, delay_warning: float
-    ) -> list[Recorded]:
+        self,
+        q: Queue,
+        outcomes: list[FinishedAttempt],
+        now: float,
+        remote: str | None,
+        delay_warning: float,
+        claim: int,
+        lease_seconds: float,
+    ) -> tuple[list[Recorded], list[ClaimedMessage]]:
         """On the queue thread: record the attempts and, in the same transaction, the reports they call for."""
 
         def report(index: int, result: AttemptOutcome) -> NewReport | None:
@@ -87,7 +99,8 @@ class Recorder:
                 built.message_id, built.recipient, built.subject, built.raw, built.smtputf8, built.action == DELAYED
             )
 
-        return q.record_attempts(self.owner, [(o.msg.id, o.attempt, o.retry_at) for o in outcomes], report)
+        items = [(o.msg, o.attempt, o.retry_at) for o in outcomes]
+        return q.record_and_claim(self.owner, items, report, claim=claim, lease_seconds=lease_seconds)
 
     @staticmethod
     def _log(done: FinishedAttempt, result: AttemptOutcome) -> None:

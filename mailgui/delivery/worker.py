@@ -45,14 +45,13 @@ from mailgui.delivery.recorder import Recorder
 from mailgui.delivery.reporting import FinishedAttempt, Reporter
 from mailgui.delivery.target import RelayTarget, local_hostname
 from mailgui.delivery.transport import RecipientReply, SmtpConnection, StaleConnection
-from mailgui.errors import Error, LeaseLostError, UnknownMessageError
-from mailgui.queue import Attempt, AttemptOutcome, ClaimedMessage, Queue, RecipientResult, RecipientStatus, Status
+from mailgui.errors import Error, LeaseLostError
+from mailgui.queue import Attempt, ClaimedMessage, Queue, RecipientResult, RecipientStatus, Status
 from mailgui.settings import Settings
 
 log = logging.getLogger(__name__)
 
 RelaySource = RelayTarget | Callable[[], RelayTarget]
-Recorded = tuple[AttemptOutcome | LeaseLostError | UnknownMessageError, int | None]
 
 
 def default_owner() -> str:
@@ -118,6 +117,7 @@ class Worker:
         self._in_flight = 0
         self._live = False  # run() is going: a recorder task writes outcomes as they come
         self._poke: asyncio.Event | None = None
+        self._feed: asyncio.Queue[ClaimedMessage | None] | None = None  # run()'s messages for the senders
         self._record_signal: asyncio.Event | None = None
         self._failure_at = 0.0  # loop time of the last relay failure
         self._failure_code: int | None = None  # the relay's reply code in its last failure, if it answered
@@ -266,6 +266,7 @@ class Worker:
         stop_watch = loop.create_task(stop.wait())
         stop_watch.add_done_callback(lambda _: poke.set())
         feed: asyncio.Queue[ClaimedMessage | None] = asyncio.Queue()
+        self._feed = feed
         low_water = pool.target.connections
         senders = [loop.create_task(self._sender_loop(feed, low_water)) for _ in range(pool.target.connections)]
         recorder = loop.create_task(self._recorder_loop())
@@ -345,7 +346,14 @@ class Worker:
                 return
             if self.record_delay:
                 await asyncio.sleep(self.record_delay)  # let a few more sends end: one commit for all
-            await self._flush()
+            feed = self._feed
+            want = 0
+            if feed is not None and not self._holding_back() and not self.backoff.unwell:
+                want = max(0, self.batch_size - feed.qsize())  # the same commit refills the senders' feed
+            claimed = await self._flush(want)
+            if feed is not None:
+                for msg in claimed:
+                    feed.put_nowait(msg)
             self.wake()
 
     async def _shut_down(
@@ -384,6 +392,7 @@ class Worker:
         self._running = False
         self._stopping = False
         self._poke = None
+        self._feed = None
         self._update_state()
 
     def _queue_idle(self) -> bool:
@@ -394,12 +403,15 @@ class Worker:
     async def _claim(self, limit: int, *, expired_only: bool = False) -> list[ClaimedMessage]:
         owner, lease = self.owner, self.lease_seconds
         claimed = await self.db.call(lambda q: q.claim_due(owner, limit, lease, expired_only=expired_only))
+        self._took(claimed)
+        return claimed
+
+    def _took(self, claimed: list[ClaimedMessage]) -> None:
         if claimed:
             t = asyncio.get_running_loop().time()
             for msg in claimed:
                 self._claimed_at[msg.id] = t
                 self.hub.publish(MessageEvent(msg.id, Status.SENDING))
-        return claimed
 
     async def _release(self, msg: ClaimedMessage) -> None:
         self._claimed_at.pop(msg.id, None)
@@ -547,10 +559,13 @@ class Worker:
         if self._live and self._record_signal is not None:
             self._record_signal.set()
 
-    async def _flush(self) -> None:
+    async def _flush(self, claim: int = 0) -> list[ClaimedMessage]:
+        """Write the finished attempts; with ``claim``, lease up to that many more in the same commit."""
         self.recorder.remote_mta = self.pool.target.host if self.pool else None
         self.recorder.delay_warning = self.delay_warning
-        await self.recorder.flush()
+        claimed = await self.recorder.flush(claim, self.lease_seconds)
+        self._took(claimed)
+        return claimed
 
     @property
     def recorded(self) -> int:

@@ -90,6 +90,7 @@ class ClaimedMessage:
     parent_id: int | None
     warned_at: float | None
     subject: str = ""
+    failed_before: bool = False  # a recipient failed or expired in an earlier attempt
 
 
 @dataclass(frozen=True)
