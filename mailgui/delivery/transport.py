@@ -29,8 +29,8 @@ from mailgui.delivery.target import RelayTarget
 
 log = logging.getLogger(__name__)
 
-# A connection idle longer than this is checked with RSET before it carries a message (servers drop idle
-# clients, Postfix after 300 s); a fresh or recently used one goes straight to MAIL, as RFC 5321 allows.
+# A fresh connection idle longer than this (one opened by a probe, say) is checked with RSET before it
+# carries a message; servers drop idle clients (Postfix after 300 s). A reused one always is: see deliver().
 IDLE_CHECK_SECONDS = 5.0
 
 
@@ -83,7 +83,6 @@ class SmtpConnection:
         )
         self.stage = "connecting"
         self.transactions = 0
-        self.needs_reset = False
         self.last_used = 0.0
         self.opened_at = 0.0  # loop time the session was ready
         self._deadline: asyncio.Timeout | None = None
@@ -183,10 +182,12 @@ class SmtpConnection:
             # One deadline, moved forward at every step (cheaper than aiosmtplib's wait_for per reply).
             async with asyncio.timeout(None) as deadline:
                 self._deadline = deadline
-                if self.needs_reset or loop.time() - self.last_used > IDLE_CHECK_SECONDS:
+                # RSET between messages, as Postfix does before reusing a connection: it clears whatever a
+                # refused or broken transaction left behind, and finds a connection the server has closed
+                # before anything of this message is sent (then it is a StaleConnection, retried elsewhere).
+                if self.transactions or loop.time() - self.last_used > IDLE_CHECK_SECONDS:
                     self._step("RSET")
                     await self.client.rset(timeout=None)
-                    self.needs_reset = False
                 replies = await self._transaction(sender, recipients, raw, smtputf8)
         except StaleConnection:
             self.abort()
@@ -240,7 +241,6 @@ class SmtpConnection:
         response = await self._command(b"MAIL", b"FROM:<" + sender.encode(encoding) + b">", options)
         if response.code != 250:
             self._closing_check(response)
-            self.needs_reset = True
             outcome = outcome_of(response.code)
             if outcome is Outcome.DELIVERED:  # not 250, yet 2xx: nothing to build on; try again later
                 outcome = Outcome.TEMPORARY
@@ -261,7 +261,6 @@ class SmtpConnection:
             else:
                 replies[address] = RecipientReply(address, response.code, response.message, "RCPT TO", outcome)
         if not accepted:
-            self.needs_reset = True
             return [replies[a] for a in recipients]
 
         self._step("DATA")
@@ -269,7 +268,6 @@ class SmtpConnection:
             response = await client.data(raw, timeout=None)
         except aiosmtplib.SMTPDataError as exc:
             self._closing_check(aiosmtplib.SMTPResponse(exc.code, exc.message))
-            self.needs_reset = True
             for address in accepted:
                 replies[address] = RecipientReply(address, exc.code, exc.message, "DATA", outcome_of(exc.code))
         else:

@@ -1,4 +1,4 @@
-"""Connections to the relay: reused across messages, reset after a refused transaction, reopened when closed;
+"""Connections to the relay: reused across messages with RSET between them, reopened when closed;
 and Settings' Test connection."""
 
 from __future__ import annotations
@@ -42,6 +42,19 @@ async def test_rset_follows_a_refused_transaction_on_the_same_connection(
     assert conn.commands[:6] == ["EHLO", "MAIL", "RCPT", "RSET", "MAIL", "RCPT"]
     assert authorized.get_message(first).summary.status == Status.BOUNCED
     assert authorized.get_message(second).summary.status == Status.SENT
+
+
+async def test_rset_comes_between_messages_on_a_reused_connection(
+    authorized: Queue, clock: FakeClock, smtp_server: SMTPTestServer, enqueue: Enqueue
+) -> None:
+    for n in range(3):
+        enqueue(f"user{n}@example.org")
+    worker = Worker(authorized, clock=clock, relay=one_connection(smtp_server), owner="w")
+    await worker.run_once()
+    [conn] = smtp_server.connections
+    one = ["MAIL", "RCPT", "DATA"]
+    assert conn.commands == ["EHLO", *one, "RSET", *one, "RSET", *one, "QUIT"]
+    assert authorized.counts_by_status() == {"sent": 3}
 
 
 async def test_a_connection_the_server_closes_is_reopened_without_failing_anything(
