@@ -74,6 +74,38 @@ class Reporter:
             return self._build(DELAYED, msg, recipients, now)
         return None
 
+    def held_warning(
+        self,
+        msg: ClaimedMessage,
+        last_attempt: float | None,
+        failure: RelayError | None,
+        *,
+        now: float,
+        remote_mta: str | None,
+    ) -> Report | None:
+        """The delay warning for a message held while the relay is left alone (no attempt of its own to report):
+        the relay's failure stands for every pending recipient's reason."""
+        if msg.kind == "report" or not msg.sender or not msg.recipients:
+            return None
+        if failure is None:
+            status, code, reply = "4.4.1", None, "the relay is unreachable"
+        else:  # a server reply goes in as one (smtp; 421 ...); no reply, in mailgui's words
+            status, code = failure.status, failure.code
+            reply = failure.reply if failure.code is not None and failure.reply else failure.detail
+        status = "4" + status[1:]  # the relay's failure is temporary for these (RFC 3464: delayed is 4.x.x)
+        recipients = [
+            ReportRecipient(
+                address=address,
+                status=status,
+                code=code,
+                reply=reply,
+                last_attempt=last_attempt,
+                remote_mta=remote_mta if code is not None else None,
+            )
+            for address in msg.recipients
+        ]
+        return self._build(DELAYED, msg, recipients, now)
+
     def _recipient(
         self, done: FinishedAttempt, address: str, code: int | None, reply: str, expired: bool, remote_mta: str | None
     ) -> ReportRecipient:

@@ -7,7 +7,7 @@ together) on a thread of their own (``QueueThread``), so commits never stall the
 whole fails, the worker stops claiming and tries one connection again after a growing pause; meanwhile every
 message due before then is deferred to that time with the relay's failure as its last reply (Postfix's
 "delivery temporarily suspended"), a bounded batch per write, so the queue view says why mail waits and until
-when.
+when; held mail that has waited ``bounce.delay_warning`` gets its delay warning there (``hold.py``).
 
 Time comes from the injected clock: tests advance a FakeClock and call :meth:`Worker.run_once`; nothing sleeps.
 """
@@ -120,8 +120,8 @@ class Worker:
         self._feed: asyncio.Queue[ClaimedMessage | None] | None = None  # run()'s messages for the senders
         self._record_signal: asyncio.Event | None = None
         self._failure_at = 0.0  # loop time of the last relay failure
-        self._failure_code: int | None = None  # the relay's reply code in its last failure, if it answered
-        self.hold = RelayHold(self.db, self.hub)
+        self._failure: RelayError | None = None  # the relay's last failure (held mail is warned with it)
+        self.hold = RelayHold(self.db, self.hub, self.reporter)
         self.recorder = Recorder(self.db, self.owner, self.reporter, self.hub, self._claimed_at)
 
     # -- listeners and control ------------------------------------------------------------------------
@@ -219,7 +219,7 @@ class Worker:
                 now = self.clock.now()
                 if self.backoff.active(now) or (self.backoff.unwell and not await self._probe()):
                     await self._expire_overdue()
-                    while await self.hold.hold_due(self.backoff, self._failure_code):
+                    while await self._hold_due():
                         pass
                     break
                 claimed = await self._claim(self.batch_size)
@@ -282,7 +282,7 @@ class Worker:
                         pass
                     elif self.backoff.active(now):
                         await self._expire_overdue()
-                        if await self.hold.hold_due(self.backoff, self._failure_code):
+                        if await self._hold_due():
                             continue  # more to hold: one batch per turn, so stop and wake stay prompt
                         timeout = min(timeout, max(0.0, self.backoff.until - now))
                     elif self.backoff.unwell:
@@ -509,7 +509,7 @@ class Worker:
     # -- the relay's health -----------------------------------------------------------------------------
     def _relay_failed(self, exc: RelayError, at: float) -> None:
         self._failure_at = at
-        self._failure_code = exc.code
+        self._failure = exc
         until = self.backoff.record_failure(self.clock.now(), str(exc))
         log.warning("relay failed (%s): %s; next try in %.0f s", exc.fault, exc, until - self.clock.now())
         self._update_state()
@@ -530,6 +530,11 @@ class Worker:
             return False
         self._relay_recovered()
         return True
+
+    async def _hold_due(self) -> bool:
+        """One batch of holding mail for the backed-off relay (and of its delay warnings); True if more."""
+        remote = self.pool.target.host if self.pool else None
+        return await self.hold.hold_due(self.backoff, self._failure, self.delay_warning, remote)
 
     async def _expire_overdue(self) -> None:
         """While the relay is left alone, messages whose lifetime ran out are still given up (and reported)."""

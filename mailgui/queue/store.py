@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from mailgui.addresses import sender_matches
@@ -28,6 +29,16 @@ from mailgui.queue.records import (
 DEFAULT_LIFETIME = 5 * 24 * 3600.0
 
 Recorded = tuple[AttemptOutcome | LeaseLostError | UnknownMessageError, int | None]
+
+
+@dataclass(frozen=True)
+class WaitingScan:
+    """What one call of :meth:`Queue.warn_waiting` did."""
+
+    last_id: int  # the last id looked at: the next call starts after it
+    done: bool  # no message after it
+    warned: list[tuple[int, int]]  # (message id, report id) of each warning queued
+    not_yet: list[tuple[int, float]]  # (id, earliest time it may call for a warning) of the others still waiting
 
 
 @storage_errors
@@ -362,27 +373,34 @@ class Queue(QueueReads, MailboxStore, DraftStore):
                 report_id = None
                 if draft is not None:
                     message_id = message if isinstance(message, int) else message.id
-                    report_id = self._insert(
-                        c,
-                        draft.message_id,
-                        "",
-                        "MAILER-DAEMON",
-                        draft.subject,
-                        draft.raw,
-                        draft.smtputf8,
-                        [(draft.recipient, "to")],
-                        now,
-                        now,
-                        now + lifetime,
-                        0,
-                        "report",
-                        message_id,
-                    )
-                    if draft.warned:
-                        c.execute("UPDATE messages SET warned_at = ? WHERE id = ?", (now, message_id))
+                    report_id = self._insert_report(c, draft, message_id, now, lifetime, draft.warned)
                 out.append((outcome, report_id))
             claimed = self._claim_due(c, owner, claim, lease_seconds, now, False) if claim > 0 else []
         return out, claimed
+
+    def _insert_report(
+        self, c: sqlite3.Connection, draft: NewReport, parent_id: int, now: float, lifetime: float, warned: bool
+    ) -> int:
+        """Queue ``draft`` about message ``parent_id`` (null reverse-path); ``warned``: mark that one warned."""
+        report_id = self._insert(
+            c,
+            draft.message_id,
+            "",
+            "MAILER-DAEMON",
+            draft.subject,
+            draft.raw,
+            draft.smtputf8,
+            [(draft.recipient, "to")],
+            now,
+            now,
+            now + lifetime,
+            0,
+            "report",
+            parent_id,
+        )
+        if warned:
+            c.execute("UPDATE messages SET warned_at = ? WHERE id = ?", (now, parent_id))
+        return report_id
 
     def _record_attempt(
         self,
@@ -557,6 +575,76 @@ class Queue(QueueReads, MailboxStore, DraftStore):
                 (now, now, now, len(reason_prefix), reason_prefix, limit),
             ).fetchall()
         return sorted(int(r[0]) for r in rows)
+
+    def warn_waiting(
+        self,
+        after_id: int,
+        window: int,
+        limit: int,
+        delay: float,
+        build: Callable[[ClaimedMessage, float | None], NewReport | None],
+    ) -> WaitingScan:
+        """Delay warnings for mail waiting on a relay that is left alone (no attempt is recorded to warn them).
+
+        Looks at up to ``window`` messages after id ``after_id`` (walking ids: bounded work per call; call
+        again after ``last_id`` until ``done``). Each that waits for delivery (deferred, or queued and due), is
+        not a report, has not been warned, still has a pending recipient and was queued ``delay`` seconds ago
+        or more is given to ``build`` (with when it was last tried, None if never); the report returned is
+        queued with the null reverse-path and the message marked warned in this same transaction, so a crash
+        can neither lose nor double a warning. At most ``limit`` reports per call.
+        """
+        now = self.clock.now()
+        with self._tx() as c:
+            ids = [
+                r[0] for r in c.execute("SELECT id FROM messages WHERE id > ? ORDER BY id LIMIT ?", (after_id, window))
+            ]
+            if not ids:
+                return WaitingScan(after_id, True, [], [])
+            done = len(ids) < window
+            due: list[int] = []
+            not_yet: list[tuple[int, float]] = []  # (id, the earliest time it may call for a warning)
+            for mid, status, created, next_at, lease in c.execute(
+                """SELECT id, status, created_at, next_attempt_at, lease_expires_at FROM messages
+                   WHERE id BETWEEN ? AND ? AND status IN ('queued', 'deferred', 'sending')
+                     AND kind != 'report' AND sender != '' AND warned_at IS NULL ORDER BY id""",
+                (ids[0], ids[-1]),
+            ):
+                if len(due) == limit:  # the next call starts here
+                    ids, done = [i for i in ids if i < mid], False
+                    break
+                ready = created + delay
+                if status == Status.SENDING:  # its attempt (or its lease running out) decides
+                    not_yet.append((mid, max(ready, lease or now)))
+                elif status == Status.QUEUED and next_at > now:  # not due yet: not waiting
+                    not_yet.append((mid, max(ready, next_at)))
+                elif now - created < delay:
+                    not_yet.append((mid, ready))
+                else:
+                    due.append(mid)
+            lifetime = self._lifetime(c)
+            warned: list[tuple[int, int]] = []
+            for mid in due:
+                pending = tuple(
+                    a
+                    for (a,) in c.execute(
+                        "SELECT address FROM recipients WHERE message_id = ? AND status = 'pending' ORDER BY id", (mid,)
+                    )
+                )
+                if not pending:
+                    continue
+                r = c.execute(
+                    """SELECT message_id, sender, raw, smtputf8, attempts, created_at, expires_at, kind, parent_id,
+                              subject, (SELECT max(started_at) FROM attempts WHERE attempts.message_id = messages.id)
+                       FROM messages WHERE id = ?""",
+                    (mid,),
+                ).fetchone()
+                msg = ClaimedMessage(
+                    mid, r[0], r[1], r[2], bool(r[3]), pending, r[4], r[5], r[6], r[7], r[8], None, r[9]
+                )
+                draft = build(msg, r[10])
+                if draft is not None:
+                    warned.append((mid, self._insert_report(c, draft, mid, now, lifetime, True)))
+        return WaitingScan(ids[-1], done, warned, not_yet)
 
     # -- the user's side ------------------------------------------------------------------------------
     def _status_of(self, c: sqlite3.Connection, message_id: int) -> str:
