@@ -12,6 +12,9 @@ moment, how to behave::
                                       # bytes of the message (mid-DATA); ``cut_at`` records where
         server.delay = 0.05           # wait this long before answering each end of DATA ("slow")
         server.hold()                 # hold every end-of-DATA reply until server.release()
+        server.stall = "MAIL"         # never answer MAIL (or the greeting, EHLO, STARTTLS, TLS: 220 to STARTTLS
+                                      # then no handshake, AUTH, RCPT, RSET); the connection stays open, silent
+        server.stall_for = 0.1        # ... answer each such step after this long instead of never
         server.close_after = 10       # close each connection after it carried 10 messages
         await server.go_down()        # the port is closed (connection refused) ...
         await server.come_back()      # ... and open again, same port
@@ -39,7 +42,7 @@ from typing import Any
 
 import pytest
 import trustme
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session, syntax
 
 HOST = "127.0.0.1"
 
@@ -118,6 +121,25 @@ class _Session(SMTP):
     def _create_session(self) -> Session:
         return _QuietSession(self.loop)
 
+    async def _handle_client(self) -> None:
+        await self.event_handler.s._stall("greeting")
+        await super()._handle_client()
+
+    @syntax("STARTTLS", when="tls_context")
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        s: SMTPTestServer = self.event_handler.s
+        await s._stall("STARTTLS")
+        if s.stall == "TLS" and not arg and self.tls_context:
+            await self.push("220 Ready to start TLS")
+            s.stalled.append("TLS")
+            await asyncio.get_running_loop().create_future()  # the handshake is never answered (stall_for or not)
+        await super().smtp_STARTTLS(arg)
+
+    @syntax("AUTH <mechanism>")
+    async def smtp_AUTH(self, arg: str) -> None:
+        await self.event_handler.s._stall("AUTH")
+        await super().smtp_AUTH(arg)
+
     async def smtp_DATA(self, arg: str) -> None:
         """With ``cut_data`` set: answer 354, read part of the message, then hang up (no final reply)."""
         s: SMTPTestServer = self.event_handler.s
@@ -151,6 +173,7 @@ class _Handler:
 
     async def handle_EHLO(self, server: _Session, session: Any, envelope: Any, hostname: str, responses: list[str]):  # type: ignore[no-untyped-def]
         server.record.commands.append("EHLO")
+        await self.s._stall("EHLO")
         session.host_name = hostname
         return responses
 
@@ -165,6 +188,7 @@ class _Handler:
 
     async def handle_RSET(self, server: _Session, session: Any, envelope: Any) -> str:
         server.record.commands.append("RSET")
+        await self.s._stall("RSET")
         return "250 2.0.0 OK"
 
     async def handle_QUIT(self, server: _Session, session: Any, envelope: Any) -> str:
@@ -174,6 +198,7 @@ class _Handler:
     async def handle_MAIL(self, server: _Session, session: Any, envelope: Any, address: str, options: list[str]) -> str:
         server.record.commands.append("MAIL")
         server.record.tls = session.ssl is not None
+        await self.s._stall("MAIL")
         reply = self.s._scripted("MAIL", address)
         if reply:
             return self.s._answer(server, reply)
@@ -183,6 +208,7 @@ class _Handler:
 
     async def handle_RCPT(self, server: _Session, session: Any, envelope: Any, address: str, options: list[str]) -> str:
         server.record.commands.append("RCPT")
+        await self.s._stall("RCPT")
         reply = self.s._scripted("RCPT", address)
         if reply:
             return self.s._answer(server, reply)
@@ -267,12 +293,15 @@ class SMTPTestServer:
         self.cut_after = 256  # bytes of message data read before a cut_data drop
         self.delay = 0.0
         self.close_after: int | None = None
+        self.stall: str | None = None
+        self.stall_for: float | None = None
         # what happened
         self.connections: list[Connection] = []
         self.received: list[Received] = []
         self.dropped = 0
         self.cut_at: list[int] = []  # bytes of message data read before each cut_data drop
         self.errors: list[Exception] = []  # session exceptions (e.g. a TLS handshake the client broke off)
+        self.stalled: list[str] = []  # each step whose answer was held back (see stall)
         self._scripts: dict[tuple[str, str], deque[tuple[str, int | None]]] = {}
         self._server: asyncio.Server | None = None
         self._sessions: set[_Session] = set()
@@ -295,12 +324,13 @@ class SMTPTestServer:
         self._script("DATA", "", reply, times)
 
     def accept(self) -> None:
-        """Forget every scripted answer, greeting and drop: take everything from now on."""
+        """Forget every scripted answer, greeting, stall and drop: take everything from now on."""
         self._scripts.clear()
         self.greeting = None
         self.drop_data = 0
         self.cut_data = 0
         self.delay = 0.0
+        self.stall = self.stall_for = None
         self.release()
 
     def hold(self) -> None:
@@ -309,6 +339,15 @@ class SMTPTestServer:
 
     def release(self) -> None:
         self._held.set()
+
+    async def _stall(self, step: str) -> None:
+        if self.stall != step:
+            return
+        self.stalled.append(step)
+        if self.stall_for is None:
+            await asyncio.get_running_loop().create_future()  # cancelled by connection_lost
+        else:
+            await asyncio.sleep(self.stall_for)
 
     def _script(self, command: str, address: str, reply: str, times: int | None) -> None:
         self._scripts.setdefault((command, address.lower()), deque()).append((reply, times))

@@ -246,10 +246,10 @@ class SmtpConnection:
                 outcome = Outcome.TEMPORARY
             return [RecipientReply(a, response.code, response.message, "MAIL FROM", outcome) for a in recipients]
 
-        self._step("RCPT TO")
         replies: dict[str, RecipientReply] = {}
         accepted: list[str] = []
         for address in recipients:
+            self._step("RCPT TO")  # each RCPT has the whole timeout (RFC 5321 4.5.3.2), however many there are
             response = await self._command(b"RCPT", b"TO:<" + address.encode(encoding) + b">", [])
             if response.code in (250, 251):
                 accepted.append(address)
