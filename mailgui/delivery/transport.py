@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 # carries a message; servers drop idle clients (Postfix after 300 s). A reused one always is: see deliver().
 IDLE_CHECK_SECONDS = 5.0
 
+# The DATA step (354, the upload, the final reply) gets relay.timeout plus the time to upload the message at this
+# rate, so a large attachment on a slow uplink is not taken for a dead relay. RFC 5321 4.5.3.2 allows minutes for
+# the data blocks and 10 for the final reply; a small message still gets about relay.timeout.
+SLOW_UPLOAD_BYTES_PER_SECOND = 32 * 1024
+
 
 @dataclass(frozen=True)
 class RecipientReply:
@@ -86,6 +91,7 @@ class SmtpConnection:
         self.last_used = 0.0
         self.opened_at = 0.0  # loop time the session was ready
         self._deadline: asyncio.Timeout | None = None
+        self.allowed = target.timeout  # seconds the current step may take
 
     @property
     def is_open(self) -> bool:
@@ -122,7 +128,7 @@ class SmtpConnection:
             raise
         except Exception as exc:
             self.abort()
-            raise relay_error(exc, self.target, self.stage) from exc
+            raise relay_error(exc, self.target, self.stage, self.allowed) from exc
         self.stage = "ready"
         self.last_used = self.opened_at = asyncio.get_running_loop().time()
 
@@ -196,7 +202,7 @@ class SmtpConnection:
             self.abort()
             if self.transactions and self.stage in ("RSET", "MAIL FROM"):  # closed while idle: nothing sent
                 raise StaleConnection(self.target.name) from exc
-            raise relay_error(exc, self.target, self.stage) from exc
+            raise relay_error(exc, self.target, self.stage, self.allowed) from exc
         except RelayError:
             self.abort()
             raise
@@ -205,17 +211,18 @@ class SmtpConnection:
             raise
         except Exception as exc:
             self.abort()
-            raise relay_error(exc, self.target, self.stage) from exc
+            raise relay_error(exc, self.target, self.stage, self.allowed) from exc
         finally:
             self._deadline = None
         self.transactions += 1
         self.last_used = loop.time()
         return replies
 
-    def _step(self, stage: str) -> None:
+    def _step(self, stage: str, extra: float = 0.0) -> None:
         self.stage = stage
+        self.allowed = self.target.timeout + extra
         if self._deadline is not None:
-            self._deadline.reschedule(asyncio.get_running_loop().time() + self.target.timeout)
+            self._deadline.reschedule(asyncio.get_running_loop().time() + self.allowed)
 
     async def _command(self, verb: bytes, arg: bytes, options: list[bytes]) -> aiosmtplib.SMTPResponse:
         return await self.client.execute_command(verb, arg, *options, timeout=None)
@@ -263,7 +270,7 @@ class SmtpConnection:
         if not accepted:
             return [replies[a] for a in recipients]
 
-        self._step("DATA")
+        self._step("DATA", len(raw) / SLOW_UPLOAD_BYTES_PER_SECOND)
         try:
             response = await client.data(raw, timeout=None)
         except aiosmtplib.SMTPDataError as exc:
@@ -301,7 +308,7 @@ class SmtpConnection:
         self.client.close()
 
 
-def relay_error(exc: BaseException, target: RelayTarget, stage: str) -> RelayError:
+def relay_error(exc: BaseException, target: RelayTarget, stage: str, allowed: float | None = None) -> RelayError:
     """An aiosmtplib / ssl / socket failure, told in plain words and sorted by what it means."""
     name = target.name
     cause = exc.__cause__
@@ -316,7 +323,8 @@ def relay_error(exc: BaseException, target: RelayTarget, stage: str) -> RelayErr
     if isinstance(exc, aiosmtplib.SMTPConnectTimeoutError):
         return RelayError(RelayFault.TIMEOUT, f"{name} did not answer within {target.timeout:g} s (connecting)")
     if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
-        return RelayError(RelayFault.TIMEOUT, f"{name} did not answer within {target.timeout:g} s (at {stage})")
+        seconds = f"{round(allowed if allowed is not None else target.timeout, 1):g}"
+        return RelayError(RelayFault.TIMEOUT, f"{name} did not answer within {seconds} s (at {stage})")
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         line = reply_line(exc.code, exc.message)
         if exc.code == SERVICE_CLOSING:

@@ -239,3 +239,24 @@ async def test_a_slow_step_within_the_timeout_is_waited_for(
     assert smtp_server.stalled == ["greeting", "EHLO", "MAIL"]
     assert [authorized.get_message(i).summary.status for i in ids] == [Status.SENT] * 3
     assert worker.state.name == "running"
+
+
+async def test_a_large_message_gets_time_to_upload_before_its_final_reply(
+    authorized: Queue, clock: FakeClock, enqueue: Enqueue, smtp_server: SMTPTestServer
+) -> None:
+    """The DATA step gets relay.timeout plus the upload at a slow uplink's rate: a large message whose final
+    reply is slower than relay.timeout alone is delivered, while a small one is still timed out."""
+    target = RelayTarget("127.0.0.1", smtp_server.port, "none", timeout=TIMEOUT, connections=1)
+    worker = make_worker(authorized, clock, target)
+    smtp_server.delay = 3 * TIMEOUT  # the end of DATA is answered after 0.6 s
+    large = enqueue(body="x" * 70 + "\n" * 1 + ("y" * 76 + "\n") * 1000)  # about 78 KB: 2.4 s more allowed
+    try:
+        await worker.run_once()
+        assert authorized.get_message(large).summary.status == Status.SENT
+        small = enqueue()
+        await worker.run_once()
+    finally:
+        await worker.aclose()
+    summary = authorized.get_message(small).summary
+    assert summary.status == Status.DEFERRED
+    assert f"did not answer within {TIMEOUT:g} s (at DATA)" in (summary.last_reply or "")
