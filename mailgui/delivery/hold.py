@@ -24,8 +24,8 @@ from mailgui.delivery.queue_thread import QueueThread
 from mailgui.delivery.report import DELAYED
 from mailgui.delivery.reporting import Reporter
 from mailgui.queue import ClaimedMessage, Queue, Status
+from mailgui.queue.holds import WaitingScan
 from mailgui.queue.records import NewReport
-from mailgui.queue.store import WaitingScan
 
 log = logging.getLogger(__name__)
 

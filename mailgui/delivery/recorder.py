@@ -11,7 +11,7 @@ from mailgui.delivery.reporting import FinishedAttempt, Reporter
 from mailgui.errors import Error
 from mailgui.queue import AttemptOutcome, ClaimedMessage, Queue, Status
 from mailgui.queue.records import NewReport
-from mailgui.queue.store import Recorded
+from mailgui.queue.worker_side import Recorded
 
 log = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from mailgui.message import OutgoingMessage
+from mailgui.queue.rows import insert_message, message_lifetime
 from mailgui.queue.store import Queue
 
 
@@ -24,14 +25,14 @@ def enqueue_many(
     times = iter(created_at) if created_at is not None else None
     count = 0
     with queue._tx() as c:
-        lifetime = queue._lifetime(c)
+        allowed = message_lifetime(c)
         checked: set[str] = set()
         for msg in messages:
             if authorize and msg.sender.address not in checked:
                 queue._check_sender(msg.sender.address)
                 checked.add(msg.sender.address)
             at = next(times) if times is not None else now
-            queue._insert(
+            insert_message(
                 c,
                 msg.message_id,
                 msg.sender.address,
@@ -42,7 +43,7 @@ def enqueue_many(
                 list(msg.recipients),
                 at,
                 at,
-                at + lifetime,
+                at + allowed,
                 0,
                 "normal",
                 None,

@@ -7,7 +7,7 @@ import pytest
 from mailgui.clock import FakeClock
 from mailgui.errors import InvalidSenderError
 from mailgui.queue import Queue
-from mailgui.queue.store import DEFAULT_LIFETIME
+from mailgui.queue.rows import DEFAULT_LIFETIME
 
 from .helpers import outgoing
 
