@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-from mailgui.delivery.classify import RelayError
+from mailgui.delivery.classify import RelayError, RelayFault
 from mailgui.delivery.target import RelayTarget
-from mailgui.delivery.transport import SmtpConnection, tls_context
+from mailgui.delivery.transport import RecipientReply, SmtpConnection, StaleConnection, tls_context
+
+STALE_RETRIES = 3  # reused sessions found closed, one after another, before the relay is taken for unwell
 
 
 class RelayBackedOff(Exception):
@@ -75,6 +77,39 @@ class ConnectionPool:
         self.opened += 1
         self._busy.add(conn)
         return conn
+
+    async def send(
+        self, gate: Callable[[], None], sender: str, recipients: tuple[str, ...], raw: bytes, smtputf8: bool
+    ) -> tuple[list[RecipientReply], float]:
+        """One transaction on a pooled session: the replies, and when that session was opened (loop time).
+
+        A reused session found closed before anything of the message was sent is replaced (up to
+        STALE_RETRIES times). A relay failure (RelayError) drops the session and marks the relay unwell;
+        RelayBackedOff (from ``gate``) and cancellation pass through.
+        """
+        conn: SmtpConnection | None = None
+        try:
+            for _ in range(STALE_RETRIES):
+                conn = await self.acquire(gate)
+                try:
+                    replies = await conn.deliver(sender, recipients, raw, smtputf8)
+                except StaleConnection:
+                    self.discard(conn)
+                    conn = None
+                    continue
+                self.mark_healthy()
+                self.release(conn)
+                return replies, conn.opened_at
+            raise RelayError(RelayFault.DROPPED, f"{self.target.name} keeps closing new connections at once")
+        except RelayError:
+            if conn is not None:
+                self.discard(conn)
+            self.mark_unhealthy()
+            raise
+        except asyncio.CancelledError:
+            if conn is not None:
+                self.discard(conn)  # the server may be mid-transaction: this session is done for
+            raise
 
     def mark_healthy(self) -> None:
         """A transaction went through: the relay works; more sessions may open in parallel."""

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable
 
 from mailgui.clock import Clock
-from mailgui.delivery.classify import RelayError, RelayFault, recipient_status
+from mailgui.delivery.classify import RelayError, recipient_status
 from mailgui.delivery.events import (
     PAUSED,
     RUNNING,
@@ -32,20 +32,20 @@ from mailgui.delivery.events import (
     UNREACHABLE,
     EventHub,
     Listener,
-    MessageEvent,
     StateEvent,
     WorkerEvent,
     WorkerState,
 )
 from mailgui.delivery.hold import RelayHold
+from mailgui.delivery.leases import Leases
 from mailgui.delivery.policy import RelayBackoff, RetryPolicy
 from mailgui.delivery.pool import ConnectionPool, RelayBackedOff
 from mailgui.delivery.queue_thread import QueueThread
 from mailgui.delivery.recorder import Recorder
 from mailgui.delivery.reporting import FinishedAttempt, Reporter
 from mailgui.delivery.target import RelayTarget, local_hostname
-from mailgui.delivery.transport import RecipientReply, SmtpConnection, StaleConnection
-from mailgui.errors import Error, LeaseLostError
+from mailgui.delivery.transport import RecipientReply
+from mailgui.errors import Error
 from mailgui.queue import Attempt, ClaimedMessage, Queue, RecipientResult, RecipientStatus, Status
 from mailgui.settings import Settings
 
@@ -106,14 +106,12 @@ class Worker:
         self.db = QueueThread(queue.path, clock)
         self.pool: ConnectionPool | None = None
         self.policy: RetryPolicy = policy or RetryPolicy(rng=self._rng)
-        self.lease_seconds = lease_seconds or 300.0
         self.delay_warning = 0.0
         self.batch_size = batch_size or 16
         self._paused = False
         self._stopping = False
         self._running = False
         self._state = WorkerState(STOPPED)
-        self._claimed_at: dict[int, float] = {}
         self._in_flight = 0
         self._live = False  # run() is going: a recorder task writes outcomes as they come
         self._poke: asyncio.Event | None = None
@@ -122,7 +120,8 @@ class Worker:
         self._failure_at = 0.0  # loop time of the last relay failure
         self._failure: RelayError | None = None  # the relay's last failure (held mail is warned with it)
         self.hold = RelayHold(self.db, self.hub, self.reporter)
-        self.recorder = Recorder(self.db, self.owner, self.reporter, self.hub, self._claimed_at)
+        self.leases = Leases(self.db, self.hub, self.owner, lease_seconds or 300.0)
+        self.recorder = Recorder(self.db, self.owner, self.reporter, self.hub, self.leases.claimed_at)
 
     # -- listeners and control ------------------------------------------------------------------------
     def subscribe(self, callback: Listener) -> Callable[[], None]:
@@ -196,7 +195,7 @@ class Worker:
         if not self._custom_backoff:
             self.backoff.first = min(30.0, self.policy.min_backoff)
             self.backoff.longest = max(self.policy.max_backoff, self.backoff.first)
-        self.lease_seconds = self._fixed_lease or settings.get_float("worker.lease")
+        self.leases.seconds = self._fixed_lease or settings.get_float("worker.lease")
         self.delay_warning = settings.get_float("bounce.delay_warning")
         self.batch_size = self._fixed_batch or max(8, 4 * target.connections)
         if fresh and not self.backoff.unwell:
@@ -222,7 +221,7 @@ class Worker:
                     while await self._hold_due():
                         pass
                     break
-                claimed = await self._claim(self.batch_size)
+                claimed = await self.leases.claim(self.batch_size)
                 if not claimed:
                     break
                 await self._deliver_all(claimed)
@@ -245,7 +244,7 @@ class Worker:
             await asyncio.gather(*(sender() for _ in range(min(self.pool.target.connections, len(work)))))
         finally:
             while work:
-                await self._release(work.popleft())
+                await self.leases.release(work.popleft())
 
     # -- running (GUI, command line) ------------------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None, until_idle: bool = False) -> None:
@@ -290,7 +289,7 @@ class Worker:
                         continue
                     elif feed.qsize() < low_water:
                         want = self.batch_size - feed.qsize()
-                        claimed = await self._claim(want)
+                        claimed = await self.leases.claim(want)
                         for msg in claimed:
                             feed.put_nowait(msg)
                         if claimed:
@@ -368,7 +367,7 @@ class Worker:
         while not feed.empty():
             msg = feed.get_nowait()
             if msg is not None:
-                await self._release(msg)
+                await self.leases.release(msg)
         for _ in senders:
             feed.put_nowait(None)
         _, late = await asyncio.wait(senders, timeout=self.stop_grace)
@@ -399,44 +398,7 @@ class Worker:
         counts = self.queue.counts_by_status()
         return not any(counts.get(s, 0) for s in (Status.QUEUED, Status.SENDING, Status.DEFERRED))
 
-    # -- claims and leases ----------------------------------------------------------------------------
-    async def _claim(self, limit: int, *, expired_only: bool = False) -> list[ClaimedMessage]:
-        owner, lease = self.owner, self.lease_seconds
-        claimed = await self.db.call(lambda q: q.claim_due(owner, limit, lease, expired_only=expired_only))
-        self._took(claimed)
-        return claimed
-
-    def _took(self, claimed: list[ClaimedMessage]) -> None:
-        if claimed:
-            t = asyncio.get_running_loop().time()
-            for msg in claimed:
-                self._claimed_at[msg.id] = t
-                self.hub.publish(MessageEvent(msg.id, Status.SENDING))
-
-    async def _release(self, msg: ClaimedMessage) -> None:
-        self._claimed_at.pop(msg.id, None)
-        try:
-            await self.db.call(lambda q: q.release(msg.id, self.owner))
-        except Error:
-            log.exception("message %d: could not give its lease back (it expires on its own)", msg.id)
-            return
-        self.hub.publish(MessageEvent(msg.id, Status.QUEUED if msg.attempts == 0 else Status.DEFERRED))
-
-    async def _keep_lease(self, msg: ClaimedMessage) -> bool:
-        """Renew a lease that is half gone before sending on it; False if another worker has taken it over."""
-        claimed_at = self._claimed_at.get(msg.id)
-        now = asyncio.get_running_loop().time()
-        if claimed_at is None or now - claimed_at < self.lease_seconds / 2:
-            return True
-        try:
-            await self.db.call(lambda q: q.extend_lease(msg.id, self.owner, self.lease_seconds))
-        except LeaseLostError:
-            log.warning("message %d: lease lost before sending; another worker has it", msg.id)
-            self._claimed_at.pop(msg.id, None)
-            return False
-        self._claimed_at[msg.id] = now
-        return True
-
+    # -- holding back ---------------------------------------------------------------------------------
     def _holding_back(self) -> bool:
         return self._paused or self._stopping or self.backoff.active(self.clock.now())
 
@@ -452,54 +414,36 @@ class Worker:
             raise
         except Exception:
             log.exception("message %d: delivery failed unexpectedly; it goes back to the queue", msg.id)
-            await self._release(msg)
+            await self.leases.release(msg)
 
     async def _process(self, msg: ClaimedMessage) -> None:
         if self._holding_back():
-            await self._release(msg)
+            await self.leases.release(msg)
             return
-        if not await self._keep_lease(msg):
+        if not await self.leases.keep(msg):
             return
         pool = self.pool
         assert pool is not None
         loop = asyncio.get_running_loop()
         started, t0 = self.clock.now(), loop.time()
-        conn: SmtpConnection | None = None
         replies: list[RecipientReply] = []
         try:
             if msg.recipients:  # none pending (all settled before a crash): recording settles its state
-                for _ in range(3):
-                    conn = await pool.acquire(self._gate)
-                    try:
-                        replies = await conn.deliver(msg.sender, msg.recipients, msg.raw, msg.smtputf8)
-                        break
-                    except StaleConnection:
-                        pool.discard(conn)
-                        conn = None
-                else:
-                    raise RelayError(RelayFault.DROPPED, f"{pool.target.name} keeps closing new connections at once")
+                replies, opened_at = await pool.send(self._gate, msg.sender, msg.recipients, msg.raw, msg.smtputf8)
+                if self.backoff.unwell and opened_at > self._failure_at:
+                    self._relay_recovered()
         except RelayBackedOff:
-            await self._release(msg)
+            await self.leases.release(msg)
             return
         except RelayError as exc:
-            if conn is not None:
-                pool.discard(conn)
-            pool.mark_unhealthy()
             self._relay_failed(exc, loop.time())
             results = tuple(RecipientResult(a, RecipientStatus.PENDING, exc.code, str(exc)) for a in msg.recipients)
             attempt = Attempt(started, loop.time() - t0, pool.target.name, results, error=str(exc))
             self._add_outcome(msg, attempt, {}, exc)
             return
         except asyncio.CancelledError:
-            if conn is not None:
-                pool.discard(conn)
-            await self._release(msg)
+            await self.leases.release(msg)
             raise
-        if conn is not None:
-            pool.mark_healthy()
-            pool.release(conn)
-            if self.backoff.unwell and conn.opened_at > self._failure_at:
-                self._relay_recovered()
         results = tuple(
             RecipientResult(r.address, recipient_status(r.outcome), r.code, " ".join(r.text.split())) for r in replies
         )
@@ -540,7 +484,7 @@ class Worker:
         """While the relay is left alone, messages whose lifetime ran out are still given up (and reported)."""
         assert self.pool is not None
         now = self.clock.now()
-        while claimed := await self._claim(self.batch_size, expired_only=True):
+        while claimed := await self.leases.claim(self.batch_size, expired_only=True):
             for msg in claimed:
                 reason = f"not tried: {self.backoff.reason or 'the relay is unreachable'}"
                 results = tuple(RecipientResult(a, RecipientStatus.PENDING, None, reason) for a in msg.recipients)
@@ -568,8 +512,8 @@ class Worker:
         """Write the finished attempts; with ``claim``, lease up to that many more in the same commit."""
         self.recorder.remote_mta = self.pool.target.host if self.pool else None
         self.recorder.delay_warning = self.delay_warning
-        claimed = await self.recorder.flush(claim, self.lease_seconds)
-        self._took(claimed)
+        claimed = await self.recorder.flush(claim, self.leases.seconds)
+        self.leases.took(claimed)
         return claimed
 
     @property
