@@ -89,9 +89,8 @@ class Reporter:
             return None
         if failure is None:
             status, code, reply = "4.4.1", None, "the relay is unreachable"
-        else:  # a server reply goes in as one (smtp; 421 ...); no reply, in mailgui's words
-            status, code = failure.status, failure.code
-            reply = failure.reply if failure.code is not None and failure.reply else failure.detail
+        else:
+            status, code, reply = relay_reason(failure)
         status = "4" + status[1:]  # the relay's failure is temporary for these (RFC 3464: delayed is 4.x.x)
         recipients = [
             ReportRecipient(
@@ -109,10 +108,12 @@ class Reporter:
     def _recipient(
         self, done: FinishedAttempt, address: str, code: int | None, reply: str, expired: bool, remote_mta: str | None
     ) -> ReportRecipient:
-        if code is not None:
+        if done.relay_error is not None:  # the relay failed as a whole: its reply (or why not) for everyone
+            status, code, reply = relay_reason(done.relay_error)
+            if code is None:
+                remote_mta = None  # no server answered
+        elif code is not None:
             status = enhanced_status(code, reply)
-        elif done.relay_error is not None:
-            status = done.relay_error.status
         elif reply[:1] in ("4", "5") and reply[1:2] == ".":  # e.g. '5.6.7 SMTPUTF8 is required...'
             status = enhanced_status(int(reply[0]) * 100, reply)
         else:
@@ -150,4 +151,12 @@ class Reporter:
         )
 
 
-__all__ = ["DELAYED", "FAILED", "FinishedAttempt", "Reporter"]
+def relay_reason(failure: RelayError) -> tuple[str, int | None, str]:
+    """(status, code, reply) for a report about a relay-wide failure: the server's own reply when it answered
+    (Diagnostic-Code: smtp; 421 4.7.0 ...), else mailgui's account of it (X-mailgui; cannot connect ...)."""
+    if failure.code is not None and failure.reply:
+        return failure.status, failure.code, failure.reply
+    return failure.status, None, failure.detail
+
+
+__all__ = ["DELAYED", "FAILED", "FinishedAttempt", "Reporter", "relay_reason"]

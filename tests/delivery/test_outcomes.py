@@ -9,6 +9,7 @@ import pytest
 
 from mailgui.clock import FakeClock
 from mailgui.delivery import MessageEvent, Worker
+from mailgui.delivery.report import rfc5322_date
 from mailgui.message import MessageFields, build_message
 from mailgui.queue import Queue, RecipientStatus, Status
 from mailgui.settings import Settings
@@ -105,6 +106,12 @@ async def test_each_rcpt_reply_counts_for_its_own_recipient(
     assert parsed.per_recipient[0]["action"] == "failed"
     assert parsed.per_recipient[0]["status"] == "5.1.1"
     assert parsed.per_recipient[0]["diagnostic-code"] == f"smtp; {UNKNOWN}"
+    assert parsed.per_recipient[0]["remote-mta"] == "dns; 127.0.0.1"
+    assert parsed.per_recipient[0]["last-attempt-date"] == " ".join(rfc5322_date(t0).split())
+    assert parsed.per_message["reporting-mta"] == "dns; mailgui.test"
+    assert parsed.per_message["arrival-date"] == " ".join(rfc5322_date(t0).split())
+    assert parsed.part_types == ["text/plain", "message/delivery-status", "text/rfc822-headers"]
+    assert "Subject: Hello" in parsed.headers
     assert authorized.get_message(report_id).summary.status == Status.SENT
 
     # Not due yet: nothing happens. At the retry time only dave is tried, and accepted this time.
@@ -293,3 +300,74 @@ async def test_smtputf8_message_to_a_server_without_smtputf8_fails_with_5_6_7(
         assert (status, code) == ("failed", None)
         assert authorized.get_message(mid).summary.recipients[0].reply.startswith("5.6.7 SMTPUTF8 is required")
         await worker.aclose()
+
+
+async def test_a_relay_failure_on_the_last_attempt_reports_the_servers_own_reply(
+    worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, clock: FakeClock, enqueue: Enqueue
+) -> None:
+    """The lifetime runs out on an attempt where the relay itself failed (421): the report gives the server's
+    reply and its status, not mailgui's account of the failure."""
+    Settings(authorized).set("retry.lifetime", "1000")
+    smtp_server.refuse("bob@example.org", LATER.replace("dave", "bob"), times=3)
+    mid = enqueue("bob@example.org")
+    t0 = clock.now()
+    for _ in range(3):  # 0, 300, 900: refused for now
+        await worker.run_once()
+        nxt = authorized.get_message(mid).summary.next_attempt_at
+        assert nxt is not None
+        clock.set(nxt)
+    assert clock.now() - t0 == 1000
+    smtp_server.answer_mail("421 4.7.0 Too many connections", times=1)
+    await worker.run_once()
+    detail = authorized.get_message(mid)
+    assert detail.summary.status == Status.BOUNCED
+    [report_id] = detail.report_ids
+    parsed = parse_dsn(authorized.get_message(report_id).raw)
+    [rcpt] = parsed.per_recipient
+    assert rcpt["action"] == "failed"
+    assert rcpt["status"] == "4.7.0"
+    assert rcpt["diagnostic-code"] == "smtp; 421 4.7.0 Too many connections"
+    assert rcpt["remote-mta"] == "dns; 127.0.0.1"
+
+
+async def test_a_delay_warning_after_a_421_greeting_gives_the_greeting(
+    worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, clock: FakeClock, enqueue: Enqueue
+) -> None:
+    Settings(authorized).set("bounce.delay_warning", "100")
+    smtp_server.refuse("bob@example.org", LATER.replace("dave", "bob"), times=1)
+    mid = enqueue("bob@example.org")
+    await worker.run_once()  # 451: deferred, too young for a warning
+    assert authorized.get_message(mid).report_ids == ()
+    clock.advance(300)
+    smtp_server.greeting = "421 4.3.2 Service not available"
+    await worker.run_once()
+    [report_id] = authorized.get_message(mid).report_ids
+    parsed = parse_dsn(authorized.get_message(report_id).raw)
+    [rcpt] = parsed.per_recipient
+    assert rcpt["action"] == "delayed"
+    assert rcpt["status"] == "4.3.2"
+    assert rcpt["diagnostic-code"] == "smtp; 421 4.3.2 Service not available"
+    assert rcpt["remote-mta"] == "dns; 127.0.0.1"
+
+
+async def test_a_relay_that_is_down_at_the_end_of_the_lifetime_is_reported_in_mailguis_words(
+    worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, clock: FakeClock, enqueue: Enqueue
+) -> None:
+    Settings(authorized).set("retry.lifetime", "1000")
+    smtp_server.refuse("bob@example.org", LATER.replace("dave", "bob"), times=3)
+    mid = enqueue("bob@example.org")
+    for _ in range(3):
+        await worker.run_once()
+        nxt = authorized.get_message(mid).summary.next_attempt_at
+        assert nxt is not None
+        clock.set(nxt)
+    await smtp_server.go_down()
+    await worker.run_once()
+    [report_id] = authorized.get_message(mid).report_ids
+    parsed = parse_dsn(authorized.get_message(report_id).raw)
+    [rcpt] = parsed.per_recipient
+    assert rcpt["action"] == "failed"
+    assert rcpt["status"] == "4.4.1"
+    assert rcpt["diagnostic-code"].startswith("X-mailgui; cannot connect to 127.0.0.1:")
+    assert rcpt["diagnostic-code"].endswith("Connection refused")
+    assert "remote-mta" not in rcpt  # no server answered
