@@ -23,7 +23,7 @@ moment, how to behave::
 TLS and AUTH are fixed when the server is made: ``SMTPTestServer(tls=make_tls(tmp_path), starttls=True)``
 (STARTTLS required before MAIL), ``implicit_tls=True`` (TLS from the first byte, like port 465), and
 ``users={"ann": "secret"}`` (AUTH PLAIN/LOGIN required before MAIL; over TLS only unless
-``auth_require_tls=False``).
+``auth_require_tls=False``; ``server.logins`` records every (user, password) tried).
 
 Fixtures, available to every test (``tests/conftest.py`` loads this module as a plugin): ``smtp_server`` (a
 started server that accepts everything) and ``smtp_tls`` (TLS files in the test's tmp_path).
@@ -302,6 +302,7 @@ class SMTPTestServer:
         self.cut_at: list[int] = []  # bytes of message data read before each cut_data drop
         self.errors: list[Exception] = []  # session exceptions (e.g. a TLS handshake the client broke off)
         self.stalled: list[str] = []  # each step whose answer was held back (see stall)
+        self.logins: list[tuple[str, str]] = []  # every AUTH tried, right or wrong: (user, password)
         self._scripts: dict[tuple[str, str], deque[tuple[str, int | None]]] = {}
         self._server: asyncio.Server | None = None
         self._sessions: set[_Session] = set()
@@ -438,6 +439,7 @@ class SMTPTestServer:
         server.record.tls = session.ssl is not None
         if isinstance(data, LoginPassword):
             user, password = data.login.decode(), data.password.decode()
+            self.logins.append((user, password))
             if self.users.get(user) == password:
                 server.record.login = user
                 return AuthResult(success=True, auth_data=user)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 
+import keyring
 import pytest
 
 from mailgui.clock import FakeClock
@@ -13,14 +15,27 @@ from mailgui.errors import InvalidSettingError
 from mailgui.message import MessageFields, build_message
 from mailgui.queue import Queue, Status
 from mailgui.service import start_services
-from mailgui.settings import Settings
+from mailgui.settings import Settings, set_password
 from tests.smtpserver import SMTPTestServer
+from tests.test_settings import MemoryKeyring
+
+PASSWORD = "Kr-7q!pass word"
 
 
 def queue_to(queue: Queue, clock: FakeClock, to: str) -> int:
     return queue.enqueue(
         build_message(MessageFields(sender="ann@example.com", to=to, subject=f"to {to}", body="hi\n"), now=clock.now())
     )
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """An in-process keyring backend (the test machine has no OS keyring service), restored afterwards."""
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
 
 
 async def settled(events: asyncio.Queue[WorkerEvent], ids: set[int]) -> dict[int, str]:
@@ -85,3 +100,51 @@ async def test_smtp_mode_without_a_host_is_a_clear_error(authorized: Queue, cloc
         await start_services(db_path, clock)
     assert authorized.counts_by_status() == {}
     assert Status.SENDING not in authorized.counts_by_status()
+
+
+@pytest.mark.parametrize("stored", [PASSWORD, "wrong-" + PASSWORD])
+async def test_smtp_mode_logs_in_with_the_password_kept_in_the_keyring(
+    authorized: Queue,
+    clock: FakeClock,
+    db_path: Path,
+    memory_keyring: MemoryKeyring,
+    stored: str,
+) -> None:
+    async with SMTPTestServer(users={"ann": PASSWORD}, auth_require_tls=False) as server:
+        settings = Settings(authorized)
+        for key, value in {
+            "relay.mode": "smtp",
+            "relay.host": "127.0.0.1",
+            "relay.port": str(server.port),
+            "relay.security": "none",  # loopback: AUTH in plain text is allowed
+            "relay.username": "ann",
+            "relay.timeout": "5",
+        }.items():
+            settings.set(key, value)
+        set_password(settings, stored)
+        assert memory_keyring.secrets and stored not in authorized.all_settings().values()
+
+        services = await start_services(db_path, clock)  # no relay override: the settings, as app and CLI
+        events = services.worker.events()
+        mid = queue_to(authorized, clock, "bob@example.org")
+        services.wake()
+        try:
+            while True:  # the outcome of the first attempt, whichever it is
+                event = await asyncio.wait_for(events.get(), timeout=30)
+                if isinstance(event, MessageEvent) and event.message_id == mid and event.status != "sending":
+                    break
+        finally:
+            await services.stop()
+
+    assert services.target.username == "ann"
+    assert server.logins and set(server.logins) == {("ann", stored)}  # what the keyring holds went to AUTH
+    summary = authorized.get_message(mid).summary
+    if stored == PASSWORD:
+        assert event.status == "sent" and server.connections[0].login == "ann"
+        assert [r.data for r in server.received] == [authorized.get_message(mid).raw]
+        assert summary.status == Status.SENT
+    else:
+        assert server.received == [] and all(c.login is None for c in server.connections)
+        assert event.status == "deferred" and (summary.status, summary.last_code) == (Status.DEFERRED, 535)
+        assert "refused the login for 'ann'" in (summary.last_reply or "")
+        assert "check relay.username and the password in Settings" in (summary.last_reply or "")
