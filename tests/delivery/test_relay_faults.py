@@ -93,6 +93,7 @@ async def test_relay_failure_defers_the_message_and_backs_off(
     assert worker.state.retry_at == clock.now() + 30
     assert "unreachable" in states_seen
     assert smtp_server.received == []
+    assert all(authorized.get_message(i).report_ids == () for i in ids)  # nothing failed: nothing to report
 
     # During the backoff nothing connects; after it, one connection finds the relay well and sends all.
     clock.advance(29)
@@ -149,6 +150,69 @@ async def test_a_connection_dropped_mid_data_defers_every_recipient_and_the_mess
     assert sorted(arrived.rcpt_tos) == ["bob@example.org", "carol@example.org", "dan@example.org"]
 
 
+async def test_421_at_the_end_of_data_defers_every_recipient_and_the_message_arrives_once_later(
+    worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, clock: FakeClock, enqueue: Enqueue
+) -> None:
+    """The server reads the whole message, then answers the final dot with 421: nobody got it."""
+    t0 = clock.now()
+    mid = enqueue("bob@example.org", cc="carol@example.org")
+    raw = authorized.get_message(mid).raw
+    smtp_server.answer_data("421 4.3.0 Server shutting down", times=1)
+
+    await worker.run_once()
+
+    assert smtp_server.connections[0].commands.count("DATA") == 1  # the message went up, to its final dot
+    assert smtp_server.received == []
+    summary = authorized.get_message(mid).summary
+    assert (summary.status, summary.attempts, summary.next_attempt_at) == (Status.DEFERRED, 1, t0 + 300)
+    assert "421 4.3.0 Server shutting down" in (summary.last_reply or "")
+    assert states(authorized, mid) == {"bob@example.org": ("pending", 421), "carol@example.org": ("pending", 421)}
+    assert authorized.get_message(mid).report_ids == ()
+    assert worker.state.name == "unreachable" and worker.backoff.until == t0 + 30
+    assert "421 4.3.0" in worker.state.reason
+
+    clock.set(t0 + 300)
+    await worker.run_once()
+    assert authorized.get_message(mid).summary.status == Status.SENT
+    assert worker.state.name == "running"
+    [arrived] = smtp_server.received  # exactly once
+    assert arrived.data == raw
+    assert arrived.rcpt_tos == ("bob@example.org", "carol@example.org")
+    assert authorized.get_message(mid).report_ids == ()
+
+
+async def test_421_to_one_rcpt_after_another_was_accepted_delivers_to_nobody_now_and_each_once_later(
+    worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, clock: FakeClock, enqueue: Enqueue
+) -> None:
+    """bob's RCPT gets 250, carol's 421 (the server closes): bob was accepted, but no DATA was sent, so bob must
+    stay pending as well, and get the message once on the retry."""
+    t0 = clock.now()
+    mid = enqueue(["bob@example.org", "carol@example.org"])
+    raw = authorized.get_message(mid).raw
+    smtp_server.refuse("carol@example.org", "421 4.4.2 Shutting down", times=1)
+
+    await worker.run_once()
+
+    assert smtp_server.connections[0].commands[-2:] == ["RCPT", "RCPT"]  # bob, carol; no DATA after
+    assert "DATA" not in smtp_server.commands() and smtp_server.received == []
+    summary = authorized.get_message(mid).summary
+    assert (summary.status, summary.attempts, summary.next_attempt_at) == (Status.DEFERRED, 1, t0 + 300)
+    assert {a: st for a, (st, _) in states(authorized, mid).items()} == {
+        "bob@example.org": "pending",
+        "carol@example.org": "pending",
+    }
+    assert authorized.get_message(mid).report_ids == ()
+    assert worker.state.name == "unreachable" and worker.backoff.until == t0 + 30
+
+    clock.set(t0 + 300)
+    await worker.run_once()
+    assert authorized.get_message(mid).summary.status == Status.SENT
+    assert states(authorized, mid) == {"bob@example.org": ("delivered", 250), "carol@example.org": ("delivered", 250)}
+    [arrived] = smtp_server.received  # one transaction: each recipient got it exactly once
+    assert arrived.data == raw
+    assert arrived.rcpt_tos == ("bob@example.org", "carol@example.org")
+
+
 async def test_relay_down_is_connection_refused_and_one_attempt(
     worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, clock: FakeClock, enqueue: Enqueue
 ) -> None:
@@ -156,8 +220,12 @@ async def test_relay_down_is_connection_refused_and_one_attempt(
     ids = [enqueue("bob@example.org") for _ in range(5)]
     await worker.run_once()
     assert worker.pool is not None and worker.pool.connect_attempts == 1
-    tried = [i for i in ids if authorized.get_message(i).summary.attempts]
-    assert_all_waiting(authorized, ids, tried[0], "Connection refused", worker.backoff.until)
+    [tried] = [i for i in ids if authorized.get_message(i).summary.attempts]
+    t0 = clock.now()
+    assert_all_waiting(authorized, ids, tried, "Connection refused", t0 + 30)  # held for the relay's first pause
+    assert authorized.get_message(tried).summary.next_attempt_at == t0 + 300  # the policy's first retry
+    assert worker.backoff.until == t0 + 30 and worker.state.retry_at == t0 + 30
+    assert all(authorized.get_message(i).report_ids == () for i in ids)
     assert f"cannot connect to 127.0.0.1:{smtp_server.port}" in worker.state.reason
 
 
@@ -277,6 +345,49 @@ async def test_relay_down_then_back_delivers_everything_with_growing_gaps(
     assert worker.state.name == "running"
 
 
+async def test_relay_port_closed_then_open_again_delivers_everything_with_growing_gaps(
+    worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, clock: FakeClock, enqueue: Enqueue
+) -> None:
+    """The relay's port is really closed (connection refused) for about two hours, then listens again on the
+    same port. The worker's own count of connection attempts shows the gaps."""
+    await smtp_server.go_down()
+    ids = [enqueue("bob@example.org") for _ in range(20)]
+    t0 = clock.now()
+    attempt_times: list[float] = []
+    attempts = 0
+    while clock.now() - t0 < 7200:
+        await worker.run_once()
+        assert worker.pool is not None
+        new = worker.pool.connect_attempts - attempts
+        assert new <= 1  # never a burst
+        if new:
+            attempt_times.append(clock.now() - t0)
+        attempts = worker.pool.connect_attempts
+        clock.advance(10)  # the worker is asked often; the backoff decides
+        ids.append(enqueue("bob@example.org"))  # mail keeps being queued meanwhile
+    assert smtp_server.connection_attempts == 0 and worker.state.name == "unreachable"
+    assert "Connection refused" in worker.state.reason
+    gaps = [b - a for a, b in itertools.pairwise(attempt_times)]
+    assert gaps[:6] == [30, 60, 120, 240, 480, 960]  # doubling from 30 s (ticks of 10 s)
+    assert gaps == sorted(gaps)  # growing, never shorter
+    assert len(attempt_times) <= 10  # over two hours: a handful of attempts, not one per message or tick
+
+    await smtp_server.come_back()  # the same port
+    assert worker.pool is not None
+    for _ in range(200):
+        if all(authorized.get_message(i).summary.status == Status.SENT for i in ids):
+            break
+        before = worker.pool.connect_attempts
+        await worker.run_once()
+        assert worker.pool.connect_attempts - before <= 2  # the target's connections, no more
+        clock.advance(60)
+    assert all(authorized.get_message(i).summary.status == Status.SENT for i in ids)
+    assert worker.state.name == "running"
+    # each message exactly once, byte for byte
+    assert sorted(r.data for r in smtp_server.received) == sorted(authorized.get_message(i).raw for i in ids)
+    assert smtp_server.connection_attempts <= 2 * 3  # reused connections, not one per message
+
+
 async def test_messages_expire_on_time_while_the_relay_is_backed_off(
     worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, clock: FakeClock, enqueue: Enqueue
 ) -> None:
@@ -339,9 +450,14 @@ async def test_untrusted_certificate_is_a_tls_failure_never_plain_text(
 ) -> None:
     async with SMTPTestServer(tls=tls_files, starttls=True) as server:
         target = RelayTarget("127.0.0.1", server.port, "starttls", timeout=5)  # no ca_file: the test CA is unknown
+        t0 = clock.now()
         mid, worker = await _deliver_one(authorized, clock, target, enqueue)
         summary = authorized.get_message(mid).summary
         assert summary.status == Status.DEFERRED
+        assert summary.next_attempt_at == t0 + 300  # the policy's first retry
+        assert worker.backoff.until == t0 + 30 and worker.state.retry_at == t0 + 30  # the relay's first pause
+        assert {r.status for r in summary.recipients} == {"pending"}
+        assert authorized.get_message(mid).report_ids == ()
         assert "TLS with 127.0.0.1" in (summary.last_reply or "")
         assert "certificate verify failed" in (summary.last_reply or "")
         assert "relay.ca_file" in (summary.last_reply or "")
@@ -379,17 +495,23 @@ async def test_refused_login_defers_and_says_to_fix_the_settings(
         target = RelayTarget(
             "127.0.0.1", server.port, "starttls", "ann", "wrong", timeout=5, ca_file=str(tls_files.ca_file)
         )
+        t0 = clock.now()
         first = enqueue("carol@example.org")
         second, worker = await _deliver_one(authorized, clock, target, enqueue)
         # One was tried; the other was held for the relay, with the same clear reason.
         mid, other = sorted((first, second), key=lambda i: -authorized.get_message(i).summary.attempts)
         held = authorized.get_message(other).summary
         assert (held.status, held.attempts, held.last_code) == (Status.DEFERRED, 0, 535)
+        assert held.next_attempt_at == t0 + 30  # waits for the relay's next try
         assert "check relay.username and the password in Settings" in (held.last_reply or "")
         summary = authorized.get_message(mid).summary
         assert summary.attempts == 1
         assert summary.status == Status.DEFERRED
         assert summary.last_code == 535
+        assert summary.next_attempt_at == t0 + 300  # the policy's first retry
+        assert worker.backoff.until == t0 + 30 and worker.state.retry_at == t0 + 30  # the relay's first pause
+        assert {r.status for r in summary.recipients} == {"pending"}
+        assert authorized.get_message(mid).report_ids == ()
         assert summary.last_reply is not None
         assert "refused the login for 'ann': 535 5.7.8 Authentication credentials invalid" in summary.last_reply
         assert "check relay.username and the password in Settings" in summary.last_reply

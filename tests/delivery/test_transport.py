@@ -137,3 +137,34 @@ async def test_connection_check_reports_refused_and_bad_settings(smtp_server: SM
     assert bad.message.startswith("relay.port: '70000' is not valid")
     empty = await test_connection({"relay.host": ""})
     assert empty.message == "relay.host: no relay host is set"
+
+
+async def test_several_messages_are_in_flight_at_once_on_different_connections(
+    authorized: Queue, clock: FakeClock, smtp_server: SMTPTestServer, enqueue: Enqueue
+) -> None:
+    """worker.connections = 2: two transactions wait for their final reply at the same moment, one on each
+    connection (a pool that sent one transaction at a time would never have two held)."""
+    target = RelayTarget("127.0.0.1", smtp_server.port, "none", timeout=5, connections=2)
+    worker = Worker(authorized, clock=clock, relay=target, owner="w", idle_close=3600)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        enqueue("first@example.org")  # slow start: one transaction proves the relay well first
+        worker.wake()
+        await asyncio.wait_for(smtp_server.wait_received(1), 10)
+        smtp_server.hold()  # from now on every final reply waits: each send stays in flight
+        ids = [enqueue(f"user{n}@example.org") for n in range(4)]
+        worker.wake()
+        await asyncio.wait_for(smtp_server.wait_holding(2), 10)
+        in_data = [c.number for c in smtp_server.connections if c.commands[-1:] == ["DATA"]]
+        assert len(in_data) == 2  # the two held transactions are on two different connections
+        assert smtp_server.holding == 2  # and no more than the pool's two connections
+        smtp_server.release()
+        await asyncio.wait_for(smtp_server.wait_received(5), 10)
+    finally:
+        smtp_server.release()
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert authorized.counts_by_status() == {"sent": 5}
+    assert sorted(r.data for r in smtp_server.received[1:]) == sorted(authorized.get_message(i).raw for i in ids)
+    assert len(smtp_server.connections) == 2
