@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from mailgui.clock import FakeClock
-from mailgui.delivery import RetryPolicy
+from mailgui.delivery import MessageEvent, RetryPolicy, WorkerEvent
 from mailgui.gui.app import AppSession, run_gui
 from mailgui.gui.backend import WorkerBackend
 from mailgui.gui.compose import ComposeWindow
@@ -311,15 +311,23 @@ def test_pause_holds_messages_back_and_resume_sends_them(
             use_relay(authorized, server.port)
             async with running_app(db_path, clock) as session:
                 window = session.window
-                assert window is not None
+                assert window is not None and isinstance(session.backend, WorkerBackend)
+                worker = session.backend.worker
                 window.pause_action.trigger()
                 await until(lambda: window.worker_label.text() == "Sending: paused", what="paused")
+                events: list[WorkerEvent] = []
+                worker.subscribe(events.append)
                 w = compose(window, "bob@example.org")
                 queued = sent_id(w)
                 w.send()
                 message_id = await queued()
-                for _ in range(20):  # the worker polls every 0.02 s: give it many chances to (wrongly) send
-                    await asyncio.sleep(0.02)
+                # Wake the worker twice, each time until its loop has taken the wake-up (a pass begins by
+                # clearing it): the second pass begins only once the first, begun with the message queued, ended.
+                for _ in range(2):
+                    worker.wake()
+                    await until(lambda: not worker._poke.is_set(), what="the worker to look at the queue")
+                assert [e for e in events if isinstance(e, MessageEvent)] == []  # not even claimed
+                assert authorized.get_message(message_id).summary.status == "queued"
                 assert server.received == [] and cell(window, message_id, COL_STATE) == "Queued"
                 window.pause_action.trigger()
                 await until(lambda: window.worker_label.text() == "Sending: running", what="running")
