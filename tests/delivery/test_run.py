@@ -14,6 +14,44 @@ from tests.delivery.conftest import Enqueue
 from tests.smtpserver import SMTPTestServer
 
 
+class Passes:
+    """Counts the passes of run()'s loop (each begins by releasing held mail: RelayHold.release, wrapped here;
+    the real one still runs), so a test can wait for one whole pass instead of yielding and hoping."""
+
+    def __init__(self, worker: Worker, monkeypatch: pytest.MonkeyPatch):
+        self.worker = worker
+        self.count = 0
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        real = worker.hold.release
+
+        async def release() -> None:
+            self.count += 1
+            for n, fut in self._waiters:
+                if self.count >= n and not fut.done():
+                    fut.set_result(None)
+            await real()
+
+        monkeypatch.setattr(worker.hold, "release", release)
+
+    async def _reach(self, n: int, run: asyncio.Task[None]) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((n, fut))
+        try:
+            await asyncio.wait_for(asyncio.wait({fut, run}, return_when=asyncio.FIRST_COMPLETED), 10)
+        finally:
+            self._waiters.remove((n, fut))
+            fut.cancel()
+        assert not run.done(), "run() returned"
+
+    async def whole_pass(self, run: asyncio.Task[None]) -> None:
+        """Wake the worker and return once a pass that began after this call has ended (the next one began)."""
+        start = self.count
+        self.worker.wake()
+        await self._reach(start + 1, run)
+        self.worker.wake()
+        await self._reach(start + 2, run)
+
+
 async def next_event(events: asyncio.Queue[WorkerEvent], match) -> WorkerEvent:  # type: ignore[no-untyped-def]
     while True:
         event = await events.get()
@@ -70,26 +108,82 @@ async def test_stop_during_a_send_gives_the_lease_back(
 
 
 async def test_pause_stops_taking_messages_and_resume_goes_on(
-    worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, enqueue: Enqueue
+    worker: Worker,
+    authorized: Queue,
+    smtp_server: SMTPTestServer,
+    enqueue: Enqueue,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     events = worker.events()
+    passes = Passes(worker, monkeypatch)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
-    worker.pause()
-    event = await next_event(events, lambda e: isinstance(e, StateEvent) and e.state.name == "paused")
-    assert worker.paused
+    try:
+        worker.pause()
+        await asyncio.wait_for(next_event(events, lambda e: isinstance(e, StateEvent) and e.state.name == "paused"), 10)
+        assert worker.paused
+        mid = enqueue("bob@example.org")
+        for _ in range(2):  # whole passes of the loop with the message due: a paused worker must not claim it
+            await passes.whole_pass(task)
+        seen: list[WorkerEvent] = []
+        while not events.empty():
+            seen.append(events.get_nowait())
+        assert [e for e in seen if isinstance(e, MessageEvent)] == []  # not claimed (claiming says "sending")
+        assert authorized.get_message(mid).summary.status == Status.QUEUED
+        assert smtp_server.connections == []
+        assert await worker.run_once() == 0  # run_once honours pause too
+        assert smtp_server.connections == []
+        worker.resume()
+        await asyncio.wait_for(smtp_server.wait_received(1), 10)
+        event = await asyncio.wait_for(
+            next_event(events, lambda e: isinstance(e, MessageEvent) and e.status == Status.SENT), 10
+        )
+        assert event.message_id == mid  # type: ignore[union-attr]
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert authorized.counts_by_status() == {"sent": 1}
+
+
+async def test_until_idle_waits_for_deferred_mail_and_returns_once_it_is_sent(
+    worker: Worker,
+    authorized: Queue,
+    smtp_server: SMTPTestServer,
+    clock: FakeClock,
+    enqueue: Enqueue,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 451 once: the message is deferred for 300 s. run(until_idle=True) must not return while it waits; once
+    the (fake) clock reaches its retry time, the worker sends it and returns."""
+    smtp_server.refuse("bob@example.org", "451 4.3.0 Try again later", times=1)
+    t0 = clock.now()
     mid = enqueue("bob@example.org")
-    worker.wake()
-    for _ in range(20):  # let the loop go round; a paused worker must not claim
-        await asyncio.sleep(0)
-    assert authorized.get_message(mid).summary.status == Status.QUEUED
-    assert await worker.run_once() == 0  # run_once honours pause too
-    worker.resume()
-    await smtp_server.wait_received(1)
-    event = await next_event(events, lambda e: isinstance(e, MessageEvent) and e.status == Status.SENT)
-    assert event.message_id == mid  # type: ignore[union-attr]
-    stop.set()
-    await task
+    events = worker.events()
+    passes = Passes(worker, monkeypatch)
+    task = asyncio.create_task(worker.run(until_idle=True))
+    try:
+        await asyncio.wait_for(
+            next_event(events, lambda e: isinstance(e, MessageEvent) and e.status == Status.DEFERRED), 10
+        )
+        summary = authorized.get_message(mid).summary
+        assert (summary.status, summary.attempts, summary.next_attempt_at) == (Status.DEFERRED, 1, t0 + 300)
+        for _ in range(2):  # whole passes with nothing due and nothing in flight: only the deferred message
+            await passes.whole_pass(task)
+        assert smtp_server.received == []
+
+        clock.advance(300)
+        worker.wake()
+        await asyncio.wait_for(smtp_server.wait_received(1), 10)
+        await asyncio.wait_for(task, 10)  # returns by itself once nothing is left
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    summary = authorized.get_message(mid).summary
+    assert (summary.status, summary.attempts) == (Status.SENT, 2)
+    assert authorized.counts_by_status() == {"sent": 1}
+    assert [r.data for r in smtp_server.received] == [authorized.get_message(mid).raw]
+    assert worker.state.name == "stopped"
 
 
 async def test_until_idle_returns_once_everything_and_its_reports_are_done(
