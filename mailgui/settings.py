@@ -171,5 +171,8 @@ def get_password(settings: Settings) -> str | None:
         kr = _keyring()
     except SecretStoreError:
         return None
-    value: str | None = kr.get_password(KEYRING_SERVICE, _account(settings))
+    try:
+        value: str | None = kr.get_password(KEYRING_SERVICE, _account(settings))
+    except Exception as exc:  # keyring backends raise their own types (locked, service gone)
+        raise SecretStoreError(f"relay.password: the keyring could not be read: {exc}") from exc
     return value

@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
+import keyring.errors
 import pytest
 
 from mailgui.clock import FakeClock
 from mailgui.delivery import MessageEvent, RelayTarget, WorkerEvent
-from mailgui.errors import InvalidSettingError
+from mailgui.errors import InvalidSettingError, SecretStoreError
 from mailgui.message import MessageFields, build_message
 from mailgui.queue import Queue, Status
 from mailgui.service import start_services
@@ -36,6 +37,13 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
     keyring.set_keyring(backend)
     yield backend
     keyring.set_keyring(previous)
+
+
+class LockedKeyring(MemoryKeyring):
+    """A keyring that holds the password but cannot be read now (locked, its service gone)."""
+
+    def get_password(self, service: str, username: str) -> str | None:
+        raise keyring.errors.KeyringLocked("the collection is locked")
 
 
 async def settled(events: asyncio.Queue[WorkerEvent], ids: set[int]) -> dict[int, str]:
@@ -148,3 +156,18 @@ async def test_smtp_mode_logs_in_with_the_password_kept_in_the_keyring(
         assert event.status == "deferred" and (summary.status, summary.last_code) == (Status.DEFERRED, 535)
         assert "refused the login for 'ann'" in (summary.last_reply or "")
         assert "check relay.username and the password in Settings" in (summary.last_reply or "")
+
+
+async def test_a_keyring_that_cannot_be_read_is_a_clear_error_naming_the_password(
+    authorized: Queue, clock: FakeClock, db_path: Path, memory_keyring: MemoryKeyring
+) -> None:
+    settings = Settings(authorized)
+    for key, value in {"relay.mode": "smtp", "relay.host": "127.0.0.1", "relay.username": "ann"}.items():
+        settings.set(key, value)
+    set_password(settings, PASSWORD)
+    keyring.set_keyring(LockedKeyring())  # the fixture puts the previous backend back
+    with pytest.raises(
+        SecretStoreError, match=r"^relay\.password: the keyring could not be read: the collection is locked"
+    ):
+        await start_services(db_path, clock)
+    assert Status.SENDING not in authorized.counts_by_status()
