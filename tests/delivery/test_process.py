@@ -3,20 +3,41 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
 from collections import Counter
 from pathlib import Path
 
+from keyring.backend import KeyringBackend
+
 from mailgui.clock import SystemClock
 from mailgui.message import MessageFields, build_message
 from mailgui.queue import Queue, Status
 from mailgui.queue.bulk import enqueue_many
-from mailgui.settings import Settings
+from mailgui.settings import KEYRING_SERVICE, Settings
 from tests.smtpserver import SMTPTestServer
 
 REPO = Path(__file__).resolve().parents[2]
+KEYRING_ENV = "MAILGUI_TEST_KEYRING"
+
+
+class EnvKeyring(KeyringBackend):
+    """The keyring of a worker process under test (no OS keyring here): ``MAILGUI_TEST_KEYRING`` holds
+    {account: password} for mailgui's service, as JSON. Chosen with ``PYTHON_KEYRING_BACKEND``; read-only."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def get_password(self, service: str, username: str) -> str | None:
+        found: str | None = json.loads(os.environ.get(KEYRING_ENV, "{}")).get(username)
+        return found if service == KEYRING_SERVICE else None
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise NotImplementedError("read-only")
+
+    def delete_password(self, service: str, username: str) -> None:
+        raise NotImplementedError("read-only")
 
 
 def smtp_queue(path: Path, port: int, *, lease: float = 300) -> Queue:
@@ -51,9 +72,11 @@ def fill(queue: Queue, count: int) -> None:
     )
 
 
-async def worker_process(db: Path, *args: str, log: Path | None = None) -> asyncio.subprocess.Process:
+async def worker_process(
+    db: Path, *args: str, log: Path | None = None, env_extra: dict[str, str] | None = None
+) -> asyncio.subprocess.Process:
     """``python -m mailgui --db DB worker ARGS``; output piped, or written to ``log`` (a process we kill)."""
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ, PYTHONPATH=str(REPO), **(env_extra or {}))
     env.pop("MAILGUI_DB", None)
     if log is not None:
         with log.open("wb") as out:  # the child keeps its own copy of the descriptor
@@ -85,6 +108,16 @@ async def worker_process(db: Path, *args: str, log: Path | None = None) -> async
     )
 
 
+async def finish(proc: asyncio.subprocess.Process, timeout: float) -> tuple[bytes, bytes]:
+    """Its output once it exits; killed (and the test failed) if it has not exited within ``timeout``."""
+    try:
+        return await asyncio.wait_for(proc.communicate(), timeout=timeout)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
 def message_ids(server: SMTPTestServer) -> Counter[str]:
     ids: Counter[str] = Counter()
     for r in server.received:
@@ -100,7 +133,7 @@ async def test_cli_worker_until_idle_delivers_and_exits(tmp_path: Path, smtp_ser
     with smtp_queue(db, smtp_server.port) as queue:
         fill(queue, 25)
     proc = await worker_process(db, "--until-idle")
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    out, err = await finish(proc, timeout=60)
     assert proc.returncode == 0, err.decode()
     assert f"via 127.0.0.1:{smtp_server.port}" in out.decode()
     assert "mailgui worker stopped: 25 sent" in out.decode()
@@ -112,12 +145,30 @@ async def test_cli_worker_until_idle_delivers_and_exits(tmp_path: Path, smtp_ser
     assert sorted(message_ids(smtp_server)) == sorted(f"<crash-{n}@example.com>" for n in range(25))
 
 
+async def test_cli_worker_logs_in_with_the_password_from_the_keyring(tmp_path: Path) -> None:
+    db = tmp_path / "q.sqlite3"
+    async with SMTPTestServer(users={"ann": "Kr-9 pass"}, auth_require_tls=False) as server:
+        with smtp_queue(db, server.port) as queue:  # relay.security none: loopback allows AUTH in plain text
+            Settings(queue).set("relay.username", "ann")
+            fill(queue, 3)
+        keyring_env = {
+            "PYTHON_KEYRING_BACKEND": f"{__name__}.EnvKeyring",
+            KEYRING_ENV: json.dumps({f"ann@127.0.0.1:{server.port}": "Kr-9 pass"}),
+        }
+        proc = await worker_process(db, "--until-idle", env_extra=keyring_env)
+        out, err = await finish(proc, timeout=30)
+    assert proc.returncode == 0, err.decode()
+    assert "mailgui worker stopped: 3 sent" in out.decode()
+    assert server.logins and set(server.logins) == {("ann", "Kr-9 pass")}
+    assert {c.login for c in server.connections} == {"ann"} and len(server.received) == 3
+
+
 async def test_cli_worker_without_a_relay_host_says_which_setting(tmp_path: Path) -> None:
     db = tmp_path / "q.sqlite3"
     with Queue(db) as queue:
         Settings(queue).set("relay.mode", "smtp")
     proc = await worker_process(db, "--until-idle")
-    _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    _, err = await finish(proc, timeout=60)
     assert proc.returncode == 1
     assert "relay.host: no relay host is set" in err.decode()
 
@@ -133,7 +184,7 @@ async def test_ctrl_c_lets_the_send_in_flight_finish_and_gives_the_rest_back(
     await asyncio.wait_for(smtp_server.wait_holding(1), timeout=60)
     proc.send_signal(signal.SIGINT)
     smtp_server.release()  # the sends in flight finish...
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    out, err = await finish(proc, timeout=60)
     assert proc.returncode == 0, err.decode()
     with Queue(db) as queue:
         counts = queue.counts_by_status()
@@ -153,9 +204,11 @@ async def test_worker_killed_mid_backlog_loses_nothing_and_resends_at_most_what_
     smtp_server.delay = 0.004  # slow enough to have sends in flight, fast enough for 1,000 in seconds
 
     proc = await worker_process(db, log=tmp_path / "killed-worker.log")
-    await asyncio.wait_for(smtp_server.wait_received(300), timeout=60)
-    proc.send_signal(signal.SIGKILL)
-    await proc.wait()
+    try:
+        await asyncio.wait_for(smtp_server.wait_received(300), timeout=60)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
     assert proc.returncode == -signal.SIGKILL
     with Queue(db) as queue:  # read before the restart: what the dead worker held leased
         leased = {m.message_id for m in queue.list_messages(Status.SENDING, limit=total)}
@@ -165,7 +218,7 @@ async def test_worker_killed_mid_backlog_loses_nothing_and_resends_at_most_what_
     received_at_kill = len(smtp_server.received)
 
     proc = await worker_process(db, "--until-idle")
-    _, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+    _, err = await finish(proc, timeout=120)
     assert proc.returncode == 0, err.decode()
 
     with Queue(db) as queue:
