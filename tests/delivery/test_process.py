@@ -27,7 +27,7 @@ class EnvKeyring(KeyringBackend):
     """The keyring of a worker process under test (no OS keyring here): ``MAILGUI_TEST_KEYRING`` holds
     {account: password} for mailgui's service, as JSON. Chosen with ``PYTHON_KEYRING_BACKEND``; read-only."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def get_password(self, service: str, username: str) -> str | None:
         found: str | None = json.loads(os.environ.get(KEYRING_ENV, "{}")).get(username)
