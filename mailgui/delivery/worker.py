@@ -83,7 +83,7 @@ class Worker:
         poll_interval: float = 1.0,
         idle_close: float = 5.0,
         stop_grace: float = 5.0,
-        record_delay: float = 0.005,
+        record_delay: float = 0.02,
         reporting_mta: str | None = None,
         rng: random.Random | None = None,
     ):
@@ -348,7 +348,9 @@ class Worker:
             feed = self._feed
             want = 0
             if feed is not None and not self._holding_back() and not self.backoff.unwell:
-                want = max(0, self.batch_size - feed.qsize())  # the same commit refills the senders' feed
+                # The same commit refills the senders' feed: as many as this batch took out, and a batch more,
+                # so it lasts until the next commit and the loop need not pay a commit of its own to claim.
+                want = max(0, self.batch_size + len(self.recorder.pending) - feed.qsize())
             claimed = await self._flush(want)
             if feed is not None:
                 for msg in claimed:
