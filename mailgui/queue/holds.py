@@ -126,7 +126,7 @@ class HoldStore:
                 if not pending:
                     continue
                 r = c.execute(
-                    """SELECT message_id, sender, raw, smtputf8, attempts, created_at, expires_at, kind, parent_id,
+                    """SELECT message_id, sender, (SELECT raw FROM bodies WHERE bodies.id = messages.id), smtputf8, attempts, created_at, expires_at, kind, parent_id,
                               subject, (SELECT max(started_at) FROM attempts WHERE attempts.message_id = messages.id)
                        FROM messages WHERE id = ?""",
                     (mid,),

@@ -164,7 +164,7 @@ class QueueReads:
         if not rows:
             raise UnknownMessageError(f"id: no message {message_id} in the queue")
         summary = self._summaries(rows)[0]
-        raw = self.conn.execute("SELECT raw FROM messages WHERE id = ?", (message_id,)).fetchone()[0]
+        raw = self.conn.execute("SELECT raw FROM bodies WHERE id = ?", (message_id,)).fetchone()[0]
         attempts = tuple(
             AttemptRecord(
                 id=a[0],

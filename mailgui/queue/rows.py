@@ -34,15 +34,14 @@ def insert_message(
 ) -> int:
     """One queued message and its recipients (inside the caller's transaction); returns its id."""
     cur = c.execute(
-        """INSERT INTO messages(message_id, sender, from_header, subject, raw, smtputf8, priority, kind,
+        """INSERT INTO messages(message_id, sender, from_header, subject, smtputf8, priority, kind,
                parent_id, created_at, status, next_attempt_at, expires_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)""",
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)""",
         (
             message_id,
             sender,
             from_header,
             subject,
-            raw,
             int(smtputf8),
             priority,
             kind,
@@ -54,6 +53,7 @@ def insert_message(
         ),
     )
     new_id = int(cur.lastrowid or 0)
+    c.execute("INSERT INTO bodies(id, raw) VALUES (?, ?)", (new_id, raw))
     c.executemany(
         "INSERT INTO recipients(message_id, address, kind) VALUES (?, ?, ?)",
         [(new_id, a, k) for a, k in recipients],

@@ -89,6 +89,16 @@ MIGRATIONS: list[list[str]] = [
             fields TEXT NOT NULL              -- JSON of the compose fields, attachments inline (base64)
         )""",
     ],
+    # v3: a message's bytes in a table of their own. Every claim and every recorded attempt rewrites the
+    # message's row; with the bytes inline that rewrote the message too (13 ms of CPU for a 1 MB message).
+    [
+        """CREATE TABLE bodies (
+            id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+            raw BLOB NOT NULL                 -- the exact bytes sent, stored once, never rewritten
+        )""",
+        "INSERT INTO bodies(id, raw) SELECT id, raw FROM messages",
+        "ALTER TABLE messages DROP COLUMN raw",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

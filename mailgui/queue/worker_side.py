@@ -64,7 +64,7 @@ class WorkerSide:
                             WHERE status = 'sending' AND lease_expires_at <= ? {expired}
                             ORDER BY lease_expires_at, id LIMIT ?)
                    ) ORDER BY due, id LIMIT ?)
-               RETURNING id, message_id, sender, raw, smtputf8, attempts, created_at, expires_at, kind,
+               RETURNING id, message_id, sender, smtputf8, attempts, created_at, expires_at, kind,
                          parent_id, warned_at, subject""",
             # Each side walks its partial index in due order and stops at ``limit``: without the inner
             # LIMITs (and with SQLite picking messages_status), a million queued messages were all read
@@ -86,21 +86,22 @@ class WorkerSide:
                 pending[mid].append(addr)
             else:
                 failed.add(mid)
+        raws = dict(c.execute(f"SELECT id, raw FROM bodies WHERE id IN ({marks})", ids).fetchall())
         return [
             ClaimedMessage(
                 id=r[0],
                 message_id=r[1],
                 sender=r[2],
-                raw=r[3],
-                smtputf8=bool(r[4]),
+                raw=raws[r[0]],
+                smtputf8=bool(r[3]),
                 recipients=tuple(pending[r[0]]),
-                attempts=r[5],
-                created_at=r[6],
-                expires_at=r[7],
-                kind=r[8],
-                parent_id=r[9],
-                warned_at=r[10],
-                subject=r[11],
+                attempts=r[4],
+                created_at=r[5],
+                expires_at=r[6],
+                kind=r[7],
+                parent_id=r[8],
+                warned_at=r[9],
+                subject=r[10],
                 failed_before=r[0] in failed,
             )
             for r in sorted(rows, key=lambda r: r[0])

@@ -99,3 +99,31 @@ def test_a_path_that_cannot_be_created_is_a_storage_error(tmp_path: Path) -> Non
     blocker.write_text("x")
     with pytest.raises(StorageError, match="queue file"):
         Queue(blocker / "sub" / "q.sqlite3")
+
+
+def test_migration_to_version_3_moves_the_bytes_out_of_the_message_rows(db_path: Path) -> None:
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    for statements in MIGRATIONS[:2]:
+        for statement in statements:
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 2")
+    conn.execute(
+        """INSERT INTO messages(id, message_id, sender, from_header, subject, raw, created_at, status,
+               next_attempt_at, expires_at, updated_at)
+           VALUES (5, '<m@example.com>', 'ann@example.com', 'ann@example.com', 'kept', x'41420d0a', 1, 'queued',
+                   1, 9e9, 1)"""
+    )
+    conn.execute("INSERT INTO recipients(message_id, address, kind) VALUES (5, 'bob@example.org', 'to')")
+    conn.close()
+
+    with Queue(db_path) as q:
+        assert pragma(q.conn, "user_version") == SCHEMA_VERSION
+        columns = {r[1] for r in q.conn.execute("PRAGMA table_info(messages)")}
+        assert "raw" not in columns
+        assert q.get_message(5).raw == b"AB\r\n"
+        [claimed] = q.claim_due("w", 10, 60)
+        assert (claimed.id, claimed.raw, claimed.recipients) == (5, b"AB\r\n", ("bob@example.org",))
+        q.release(5, "w")
+        assert q.delete([5]) == 1
+        assert q.conn.execute("SELECT count(*) FROM bodies").fetchone()[0] == 0  # gone with its message
