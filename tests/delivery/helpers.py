@@ -7,6 +7,8 @@ import email.policy
 from dataclasses import dataclass
 from email.message import Message
 
+from mailgui.clock import FakeClock
+from mailgui.delivery import RelayBackoff, RelayTarget, RetryPolicy, Worker
 from mailgui.queue import Queue
 
 
@@ -54,3 +56,18 @@ def parse_dsn(raw: bytes) -> ParsedReport:
         # message/rfc822 is parsed into a Message; text/rfc822-headers stays text
         headers = "".join(f"{k}: {v}\n" for k, v in inner[0].items()) if isinstance(inner, list) else str(inner)
     return ParsedReport(msg, human, per_message, per_recipient, headers, types)
+
+
+RELAY_PAUSE = 30.0  # the first pause of make_worker's relay backoff
+
+
+def make_worker(queue: Queue, clock: FakeClock, target: RelayTarget, **kw: object) -> Worker:
+    """A worker with exact times: retries at 300 s doubling (no jitter), the relay left alone 30 s, 60 s, ..."""
+    options: dict[str, object] = {
+        "owner": "test-worker",
+        "policy": RetryPolicy(jitter=0.0),
+        "relay_backoff": RelayBackoff(first=RELAY_PAUSE, longest=4000.0, jitter=0.0),
+        "reporting_mta": "mailgui.test",
+        **kw,
+    }
+    return Worker(queue, clock=clock, relay=target, **options)  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from mailgui.clock import FakeClock
-from mailgui.delivery import MessageEvent, RelayBackoff, RelayTarget, RetryPolicy, Worker
+from mailgui.delivery import MessageEvent, RelayTarget, Worker
 from mailgui.delivery.hold import HELD, WARN_BATCH
 from mailgui.delivery.report import rfc5322_date
 from mailgui.message import MessageFields, build_message
@@ -17,7 +17,7 @@ from mailgui.queue import Queue, Status
 from mailgui.queue.bulk import enqueue_many
 from mailgui.settings import Settings
 from tests.delivery.conftest import Enqueue
-from tests.delivery.helpers import ParsedReport, parse_dsn
+from tests.delivery.helpers import ParsedReport, make_worker, parse_dsn
 from tests.smtpserver import SMTPTestServer
 
 DELAY = 600.0
@@ -25,15 +25,7 @@ DELAY = 600.0
 
 @pytest.fixture
 async def worker(authorized: Queue, clock: FakeClock, target: RelayTarget) -> AsyncIterator[Worker]:
-    w = Worker(
-        authorized,
-        clock=clock,
-        relay=target,
-        owner="test-worker",
-        policy=RetryPolicy(jitter=0.0),
-        relay_backoff=RelayBackoff(first=30.0, longest=4000.0, jitter=0.0),
-        reporting_mta="mailgui.test",
-    )
+    w = make_worker(authorized, clock, target)
     yield w
     await w.aclose()
 
@@ -241,15 +233,7 @@ async def test_the_running_worker_warns_held_mail_between_its_tries(
     (one report event each, nothing twice), and the warnings are held with it."""
     Settings(authorized).set("bounce.delay_warning", str(DELAY))
     await smtp_server.go_down()
-    worker = Worker(
-        authorized,
-        clock=clock,
-        relay=target,
-        owner="test-worker",
-        policy=RetryPolicy(jitter=0.0),
-        relay_backoff=RelayBackoff(first=30.0, longest=4000.0, jitter=0.0),
-        poll_interval=0.02,
-    )
+    worker = make_worker(authorized, clock, target, poll_interval=0.02)
     ids = [enqueue("bob@example.org") for _ in range(3)]
     events = worker.events()
     stop = asyncio.Event()

@@ -302,6 +302,15 @@ async def test_smtputf8_message_to_a_server_without_smtputf8_fails_with_5_6_7(
         await worker.aclose()
 
 
+async def attempts_until_retry(worker: Worker, queue: Queue, clock: FakeClock, mid: int, times: int) -> None:
+    """``times`` passes of the worker, each followed by moving the clock to the message's next attempt."""
+    for _ in range(times):
+        await worker.run_once()
+        nxt = queue.get_message(mid).summary.next_attempt_at
+        assert nxt is not None
+        clock.set(nxt)
+
+
 async def test_a_relay_failure_on_the_last_attempt_reports_the_servers_own_reply(
     worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, clock: FakeClock, enqueue: Enqueue
 ) -> None:
@@ -311,11 +320,7 @@ async def test_a_relay_failure_on_the_last_attempt_reports_the_servers_own_reply
     smtp_server.refuse("bob@example.org", LATER.replace("dave", "bob"), times=3)
     mid = enqueue("bob@example.org")
     t0 = clock.now()
-    for _ in range(3):  # 0, 300, 900: refused for now
-        await worker.run_once()
-        nxt = authorized.get_message(mid).summary.next_attempt_at
-        assert nxt is not None
-        clock.set(nxt)
+    await attempts_until_retry(worker, authorized, clock, mid, 3)  # 0, 300, 900: refused for now
     assert clock.now() - t0 == 1000
     smtp_server.answer_mail("421 4.7.0 Too many connections", times=1)
     await worker.run_once()
@@ -356,11 +361,7 @@ async def test_a_relay_that_is_down_at_the_end_of_the_lifetime_is_reported_in_ma
     Settings(authorized).set("retry.lifetime", "1000")
     smtp_server.refuse("bob@example.org", LATER.replace("dave", "bob"), times=3)
     mid = enqueue("bob@example.org")
-    for _ in range(3):
-        await worker.run_once()
-        nxt = authorized.get_message(mid).summary.next_attempt_at
-        assert nxt is not None
-        clock.set(nxt)
+    await attempts_until_retry(worker, authorized, clock, mid, 3)
     await smtp_server.go_down()
     await worker.run_once()
     [report_id] = authorized.get_message(mid).report_ids

@@ -10,23 +10,11 @@ from pathlib import Path
 import pytest
 
 from mailgui.clock import FakeClock
-from mailgui.delivery import RelayBackoff, RelayTarget, RetryPolicy, StateEvent, Worker
+from mailgui.delivery import RelayBackoff, RelayTarget, StateEvent, Worker
 from mailgui.queue import Queue, Status
 from tests.delivery.conftest import Enqueue
-from tests.delivery.helpers import states
+from tests.delivery.helpers import make_worker, states
 from tests.smtpserver import SMTPTestServer, TLSFiles
-
-
-def make_worker(queue: Queue, clock: FakeClock, target: RelayTarget) -> Worker:
-    return Worker(
-        queue,
-        clock=clock,
-        relay=target,
-        owner="test-worker",
-        policy=RetryPolicy(jitter=0.0),
-        relay_backoff=RelayBackoff(first=30.0, longest=4000.0, jitter=0.0),
-        reporting_mta="mailgui.test",
-    )
 
 
 @pytest.fixture

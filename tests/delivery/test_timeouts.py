@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import pytest
 
 from mailgui.clock import FakeClock
-from mailgui.delivery import RelayBackoff, RelayTarget, RetryPolicy, Worker
+from mailgui.delivery import RelayTarget
 from mailgui.queue import Queue, Status
 from tests.delivery.conftest import Enqueue
+from tests.delivery.helpers import RELAY_PAUSE, make_worker
 from tests.smtpserver import SMTPTestServer, TLSFiles
 
 TIMEOUT = 0.2  # seconds the worker allows each step: real time, so small
@@ -25,7 +26,6 @@ TIMEOUT = 0.2  # seconds the worker allows each step: real time, so small
 SLOW_TIMEOUT = 0.5
 SLOW_STEP = 0.2
 FIRST_RETRY = 300.0  # RetryPolicy's first delay (no jitter)
-RELAY_PAUSE = 30.0  # RelayBackoff's first pause (no jitter)
 RECIPIENTS = ["bob@example.org", "carol@example.org"]
 
 
@@ -66,18 +66,6 @@ STALLS = [
 
 
 StartRelay = Callable[[Relay], Awaitable[tuple[SMTPTestServer, RelayTarget]]]
-
-
-def make_worker(queue: Queue, clock: FakeClock, target: RelayTarget) -> Worker:
-    return Worker(
-        queue,
-        clock=clock,
-        relay=target,
-        owner="test-worker",
-        policy=RetryPolicy(jitter=0.0),
-        relay_backoff=RelayBackoff(first=RELAY_PAUSE, longest=4000.0, jitter=0.0),
-        reporting_mta="mailgui.test",
-    )
 
 
 @pytest.fixture
