@@ -38,6 +38,11 @@ IDLE_CHECK_SECONDS = 5.0
 # the data blocks and 10 for the final reply; a small message still gets about relay.timeout.
 SLOW_UPLOAD_BYTES_PER_SECOND = 32 * 1024
 
+# A port that expects TLS from the first byte (465) waits in silence for a client speaking plain SMTP.
+SILENT_GREETING_HINT = (
+    "; a port that expects TLS from the start (465) is silent like this: if so, set relay.security to tls"
+)
+
 
 @dataclass(frozen=True)
 class RecipientReply:
@@ -321,6 +326,11 @@ def relay_error(exc: BaseException, target: RelayTarget, stage: str, allowed: fl
             reason, hint = str(getattr(err, "reason", None) or err), ""
         return RelayError(RelayFault.TLS, f"TLS with {name} failed during {stage}: {reason}{hint}")
     if isinstance(exc, aiosmtplib.SMTPConnectTimeoutError):
+        if isinstance(cause, aiosmtplib.SMTPTimeoutError):  # connected, but the 220 greeting never came
+            hint = "" if target.security == "tls" else SILENT_GREETING_HINT
+            return RelayError(
+                RelayFault.TIMEOUT, f"{name} did not answer within {target.timeout:g} s (at the greeting){hint}"
+            )
         return RelayError(RelayFault.TIMEOUT, f"{name} did not answer within {target.timeout:g} s (connecting)")
     if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
         seconds = f"{round(allowed if allowed is not None else target.timeout, 1):g}"

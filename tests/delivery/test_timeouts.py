@@ -16,6 +16,7 @@ import pytest
 
 from mailgui.clock import FakeClock
 from mailgui.delivery import RelayTarget
+from mailgui.delivery.transport import SILENT_GREETING_HINT
 from mailgui.queue import Queue, Status
 from tests.delivery.conftest import Enqueue
 from tests.delivery.helpers import RELAY_PAUSE, make_worker
@@ -50,8 +51,8 @@ class Stall:
 
 
 STALLS = [
-    pytest.param(Stall("greeting", PLAIN, "(connecting)"), id="greeting"),
-    pytest.param(Stall("greeting", Relay("tls", "implicit"), "(connecting)"), id="greeting-after-implicit-tls"),
+    pytest.param(Stall("greeting", PLAIN, f"(at the greeting){SILENT_GREETING_HINT}"), id="greeting"),
+    pytest.param(Stall("greeting", Relay("tls", "implicit"), "(at the greeting)"), id="greeting-after-implicit-tls"),
     pytest.param(Stall("EHLO", PLAIN, "(at EHLO)"), id="ehlo"),
     pytest.param(Stall("EHLO", Relay("starttls", "starttls"), "(at EHLO)"), id="ehlo-before-starttls"),
     pytest.param(Stall("STARTTLS", Relay("starttls", "starttls"), "(at STARTTLS)"), id="starttls"),
