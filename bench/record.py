@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/record.py                   # 500 B, 100 KB and 1 MB bodies
     .venv/bin/python bench/record.py --size 1000000 -n 40
+    .venv/bin/python bench/record.py --size 500 --batch 5 --batch 10 --batch 30 --batch 100
 
-Queues N messages with a body of SIZE bytes, then claims and records them in batches of 10 (one transaction
-each, as the worker's recorder does: ``Queue.record_and_claim``), and prints the CPU time of that work per
-message and how much it wrote to the WAL.
+Queues N messages with a body of SIZE bytes, then claims and records them in batches (default 10; one
+transaction each, as the worker's recorder does: ``Queue.record_and_claim``), and prints the CPU time of that
+work per message and how much it wrote to the WAL.
 """
 
 from __future__ import annotations
@@ -23,10 +24,8 @@ from mailgui.message import MessageFields, build_message
 from mailgui.queue import Attempt, Queue, RecipientResult
 from mailgui.queue.bulk import enqueue_many
 
-BATCH = 10
 
-
-def measure(size: int, n: int) -> None:
+def measure(size: int, n: int, batch: int) -> None:
     body = ("x" * 70 + "\n") * max(1, size // 71)
     now = time.time()
     messages = [
@@ -41,9 +40,9 @@ def measure(size: int, n: int) -> None:
             q.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             cpu0 = time.thread_time()
             done = 0
-            claimed = q.claim_due("w", BATCH, 300)
+            claimed = q.claim_due("w", batch, 300)
             while claimed:
-                batch, claimed = claimed[:BATCH], claimed[BATCH:]
+                group, claimed = claimed[:batch], claimed[batch:]
                 items = [
                     (
                         m,
@@ -55,23 +54,28 @@ def measure(size: int, n: int) -> None:
                         ),
                         time.time(),
                     )
-                    for m in batch
+                    for m in group
                 ]
-                _, more = q.record_and_claim("w", items, None, claim=BATCH, lease_seconds=300)
+                _, more = q.record_and_claim("w", items, None, claim=batch, lease_seconds=300)
                 claimed += more
-                done += len(batch)
+                done += len(group)
             cpu = time.thread_time() - cpu0
             wal = Path(f"{path}-wal").stat().st_size
-    print(f"body {size:>9,} B: {cpu / done * 1e3:7.3f} ms CPU a message, WAL {wal / 1e6:5.1f} MB for {done} messages")
+    print(
+        f"body {size:>9,} B, batches of {batch:>3}: {cpu / done * 1e3:7.3f} ms CPU a message, "
+        f"WAL {wal / 1e6:5.1f} MB for {done} messages"
+    )
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", type=int, action="append", help="body size in bytes (repeatable)")
     p.add_argument("-n", type=int, default=None, help="messages (default: 300, 40 for 1 MB and more)")
+    p.add_argument("--batch", type=int, action="append", help="messages a transaction (repeatable; default 10)")
     a = p.parse_args()
     for size in a.size or [500, 100_000, 1_000_000]:
-        measure(size, a.n or (40 if size >= 1_000_000 else 300))
+        for batch in a.batch or [10]:
+            measure(size, a.n or (40 if size >= 1_000_000 else 300), batch)
 
 
 if __name__ == "__main__":
