@@ -477,14 +477,7 @@ class SMTPTestServer:
             return
         server.close()
         self.release()
-        sessions = list(self._sessions)
-        self._sessions.clear()
-        for session in sessions:
-            if session.transport is not None:
-                session.transport.close()
-        tasks = [s.task for s in sessions if s.task is not None]
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await self.drop_connections()
         await server.wait_closed()
 
     async def stop(self) -> None:

@@ -78,33 +78,14 @@ async def worker_process(
     """``python -m mailgui --db DB worker ARGS``; output piped, or written to ``log`` (a process we kill)."""
     env = dict(os.environ, PYTHONPATH=str(REPO), **(env_extra or {}))
     env.pop("MAILGUI_DB", None)
+    command = [sys.executable, "-m", "mailgui", "--db", str(db), "worker", *args]
     if log is not None:
         with log.open("wb") as out:  # the child keeps its own copy of the descriptor
             return await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "mailgui",
-                "--db",
-                str(db),
-                "worker",
-                *args,
-                env=env,
-                cwd=str(REPO),
-                stdout=out,
-                stderr=asyncio.subprocess.STDOUT,
+                *command, env=env, cwd=str(REPO), stdout=out, stderr=asyncio.subprocess.STDOUT
             )
     return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "mailgui",
-        "--db",
-        str(db),
-        "worker",
-        *args,
-        env=env,
-        cwd=str(REPO),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        *command, env=env, cwd=str(REPO), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
 
 
