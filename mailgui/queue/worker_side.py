@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from mailgui.clock import Clock
 from mailgui.errors import LeaseLostError, UnknownMessageError
 from mailgui.queue.connection import transaction
+from mailgui.queue.held_batch import attempt_detail, last_reply, message_status, record_held, settle
 from mailgui.queue.records import (
     Attempt,
     AttemptOutcome,
@@ -50,9 +51,10 @@ class WorkerSide:
     ) -> list[ClaimedMessage]:
         expired = "AND expires_at <= ?" if expired_only else ""
         cutoff = (now,) if expired_only else ()
-        rows = c.execute(
-            f"""UPDATE messages SET status = 'sending', lease_owner = ?, lease_expires_at = ?, updated_at = ?
-               WHERE id IN (
+        # Three statements, the last one row a message (sqlite3 lets go of the GIL at every row it steps, and
+        # the event loop pays for each hand-over): the ids, the lease, then everything the senders need.
+        ids = c.execute(
+            f"""SELECT json_group_array(id) FROM (
                    SELECT id FROM (
                        SELECT * FROM (
                            SELECT id, next_attempt_at AS due FROM messages INDEXED BY messages_due
@@ -63,48 +65,47 @@ class WorkerSide:
                            SELECT id, lease_expires_at AS due FROM messages INDEXED BY messages_lease
                             WHERE status = 'sending' AND lease_expires_at <= ? {expired}
                             ORDER BY lease_expires_at, id LIMIT ?)
-                   ) ORDER BY due, id LIMIT ?)
-               RETURNING id, message_id, sender, smtputf8, attempts, created_at, expires_at, kind,
-                         parent_id, warned_at, subject""",
+                   ) ORDER BY due, id LIMIT ?)""",
             # Each side walks its partial index in due order and stops at ``limit``: without the inner
             # LIMITs (and with SQLite picking messages_status), a million queued messages were all read
             # and sorted on every claim (1.2 s each, in the GUI's event loop).
-            (owner, now + lease_seconds, now, now, *cutoff, limit, now, *cutoff, limit, limit),
-        ).fetchall()
-        if not rows:
+            (now, *cutoff, limit, now, *cutoff, limit, limit),
+        ).fetchone()[0]
+        if ids == "[]":
             return []
-        ids = [r[0] for r in rows]
-        pending: dict[int, list[str]] = {i: [] for i in ids}
-        failed: set[int] = set()
-        marks = ",".join("?" * len(ids))
-        for mid, addr, status in c.execute(
-            "SELECT message_id, address, status FROM recipients"
-            f" WHERE status IN ('pending', 'failed', 'expired') AND message_id IN ({marks}) ORDER BY id",
-            ids,
-        ):
-            if status == RecipientStatus.PENDING:
-                pending[mid].append(addr)
-            else:
-                failed.add(mid)
-        raws = dict(c.execute(f"SELECT id, raw FROM bodies WHERE id IN ({marks})", ids).fetchall())
+        c.execute(
+            """UPDATE messages SET status = 'sending', lease_owner = ?, lease_expires_at = ?, updated_at = ?
+               WHERE id IN (SELECT value FROM json_each(?))""",
+            (owner, now + lease_seconds, now, ids),
+        )
+        rows = c.execute(
+            """SELECT m.id, m.message_id, m.sender, b.raw, m.smtputf8, m.attempts, m.created_at, m.expires_at,
+                      m.kind, m.parent_id, m.warned_at, m.subject,
+                      (SELECT json_group_array(address) FROM (
+                           SELECT address FROM recipients WHERE message_id = m.id AND status = 'pending' ORDER BY id)),
+                      EXISTS (SELECT 1 FROM recipients WHERE message_id = m.id AND status IN ('failed', 'expired'))
+                 FROM messages AS m JOIN bodies AS b ON b.id = m.id
+                WHERE m.id IN (SELECT value FROM json_each(?)) ORDER BY m.id""",
+            (ids,),
+        ).fetchall()
         return [
             ClaimedMessage(
                 id=r[0],
                 message_id=r[1],
                 sender=r[2],
-                raw=raws[r[0]],
-                smtputf8=bool(r[3]),
-                recipients=tuple(pending[r[0]]),
-                attempts=r[4],
-                created_at=r[5],
-                expires_at=r[6],
-                kind=r[7],
-                parent_id=r[8],
-                warned_at=r[9],
-                subject=r[10],
-                failed_before=r[0] in failed,
+                raw=r[3],
+                smtputf8=bool(r[4]),
+                recipients=tuple(json.loads(r[12])),
+                attempts=r[5],
+                created_at=r[6],
+                expires_at=r[7],
+                kind=r[8],
+                parent_id=r[9],
+                warned_at=r[10],
+                subject=r[11],
+                failed_before=bool(r[13]),
             )
-            for r in sorted(rows, key=lambda r: r[0])
+            for r in rows
         ]
 
     def next_due_at(self) -> float | None:
@@ -174,12 +175,15 @@ class WorkerSide:
         out: list[Recorded] = []
         with self._tx() as c:
             lifetime = message_lifetime(c) if items else 0.0
+            held = record_held(c, owner, items, now)
             for index, (message, attempt, retry_at) in enumerate(items):
-                try:
-                    outcome = self._record_attempt(c, message, owner, attempt, retry_at, now)
-                except (LeaseLostError, UnknownMessageError) as exc:
-                    out.append((exc, None))
-                    continue
+                outcome = held.get(index)
+                if outcome is None:
+                    try:
+                        outcome = self._record_attempt(c, message, owner, attempt, retry_at, now)
+                    except (LeaseLostError, UnknownMessageError) as exc:
+                        out.append((exc, None))
+                        continue
                 draft = report(index, outcome) if report is not None else None
                 report_id = None
                 if draft is not None:
@@ -211,8 +215,8 @@ class WorkerSide:
             (message_id,),
         ).fetchall()
         pending = tuple(a for a, st in left if st == RecipientStatus.PENDING)
-        status = _message_status(pending, len(left) > len(pending))
-        last = _last_reply(attempt)
+        status = message_status(pending, len(left) > len(pending))
+        last = last_reply(attempt)
         c.execute(
             """UPDATE messages SET status = ?, attempts = attempts + 1, next_attempt_at = ?,
                    lease_owner = NULL, lease_expires_at = NULL, last_code = ?, last_reply = ?, updated_at = ?
@@ -232,20 +236,8 @@ class WorkerSide:
     ) -> AttemptOutcome:
         """``_record_attempt`` for a message this owner holds the lease on: nobody else changes its recipients
         meanwhile, so the claim's view of them settles the state, and the lease check rides on the update."""
-        results = {r.address: r.status for r in attempt.results}
-        if retry_at is None:  # lifetime over: nothing stays pending
-            pending: tuple[str, ...] = ()
-            failed = msg.failed_before or any(s != RecipientStatus.DELIVERED for s in results.values())
-            failed = failed or any(a not in results for a in msg.recipients)
-        else:
-            pending = tuple(
-                a for a in msg.recipients if results.get(a, RecipientStatus.PENDING) == RecipientStatus.PENDING
-            )
-            failed = msg.failed_before or any(
-                s in (RecipientStatus.FAILED, RecipientStatus.EXPIRED) for s in results.values()
-            )
-        status = _message_status(pending, failed)
-        last = _last_reply(attempt)
+        status, pending = settle(msg, attempt, retry_at)
+        last = last_reply(attempt)
         held = c.execute(
             """UPDATE messages SET status = ?, attempts = attempts + 1, next_attempt_at = ?,
                    lease_owner = NULL, lease_expires_at = NULL, last_code = ?, last_reply = ?, updated_at = ?
@@ -269,7 +261,7 @@ class WorkerSide:
                 attempt.duration,
                 attempt.relay,
                 attempt.error,
-                json.dumps([r.__dict__ for r in attempt.results]),
+                attempt_detail(attempt),
             ),
         )
 
@@ -324,21 +316,3 @@ class WorkerSide:
                    WHERE status = 'sending' AND lease_owner = ?""",
                 (self.clock.now(), owner),
             ).rowcount
-
-
-def _message_status(pending: tuple[str, ...], failed: bool) -> str:
-    if pending:
-        return Status.DEFERRED
-    return Status.BOUNCED if failed else Status.SENT
-
-
-def _last_reply(attempt: Attempt) -> tuple[int | None, str | None]:
-    if attempt.error:
-        failing = [r for r in attempt.results if r.code is None or r.code >= 400]
-        return (failing[0].code if failing else None), attempt.error
-    for r in attempt.results:
-        if r.code is not None and r.code >= 400:
-            return r.code, r.reply
-    if attempt.results:
-        return attempt.results[0].code, attempt.results[0].reply
-    return None, None
