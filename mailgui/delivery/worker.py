@@ -15,6 +15,7 @@ Time comes from the injected clock: tests advance a FakeClock and call :meth:`Wo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -117,6 +118,7 @@ class Worker:
         self._poke: asyncio.Event | None = None
         self._feed: asyncio.Queue[ClaimedMessage | None] | None = None  # run()'s messages for the senders
         self._record_signal: asyncio.Event | None = None
+        self._landed: asyncio.Event | None = None  # set while no send is in flight (run() only)
         self._failure_at = 0.0  # loop time of the last relay failure
         self._failure: RelayError | None = None  # the relay's last failure (held mail is warned with it)
         self.hold = RelayHold(self.db, self.hub, self.reporter)
@@ -258,6 +260,8 @@ class Worker:
         loop = asyncio.get_running_loop()
         poke = self._poke = asyncio.Event()
         self._record_signal = asyncio.Event()
+        self._landed = asyncio.Event()
+        self._landed.set()
         self._stopping = False
         self._running = True
         self._live = True
@@ -326,11 +330,16 @@ class Worker:
             if feed.qsize() < low_water:
                 self.wake()
             self._in_flight += 1
+            landed = self._landed
+            if landed is not None:
+                landed.clear()
             try:
                 await self._process_guarded(msg)
             finally:
                 self._in_flight -= 1
                 if not self._in_flight:
+                    if landed is not None:
+                        landed.set()
                     self.wake()
 
     async def _recorder_loop(self) -> None:
@@ -343,8 +352,15 @@ class Worker:
             self._record_signal.clear()
             if not self._live:
                 return
-            if self.record_delay:
-                await asyncio.sleep(self.record_delay)  # let a few more sends end: one commit for all
+            if not self.recorder.pending:
+                continue  # a signal for outcomes an earlier write already took
+            landed = self._landed
+            if self.record_delay and landed is not None and not landed.is_set():
+                # Let the sends in flight end for up to record_delay: one commit for all. Once none is in
+                # flight, nothing more would join: write now (the last outcomes of a run, a lone message).
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.record_delay):
+                        await landed.wait()
             feed = self._feed
             want = 0
             if feed is not None and not self._holding_back() and not self.backoff.unwell:

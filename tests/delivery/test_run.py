@@ -9,7 +9,7 @@ import pytest
 
 from mailgui.clock import FakeClock
 from mailgui.delivery import MessageEvent, RelayTarget, StateEvent, Worker, WorkerEvent
-from mailgui.queue import Queue, Status
+from mailgui.queue import ClaimedMessage, Queue, Status
 from tests.delivery.conftest import Enqueue
 from tests.smtpserver import SMTPTestServer
 
@@ -86,6 +86,59 @@ async def test_run_delivers_publishes_events_and_stops_cleanly(
     assert authorized.counts_by_status() == {"sent": 10}
     assert len(smtp_server.connections) <= 2  # worker.connections in the fixture's target
     assert all(c.commands[-1] == "QUIT" for c in smtp_server.connections)  # connections closed politely
+
+
+async def test_a_lone_send_is_recorded_as_soon_as_it_ends_not_after_the_gathering_delay(
+    worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, enqueue: Enqueue
+) -> None:
+    # Outcomes wait up to record_delay for the other sends in flight, to share their commit; with none in
+    # flight nothing would join, so the write is at once (an hour's delay here would time the test out).
+    worker.record_delay = 3600.0
+    events = worker.events()
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    mid = enqueue("bob@example.org")
+    worker.wake()
+    event = await asyncio.wait_for(
+        next_event(events, lambda e: isinstance(e, MessageEvent) and e.status == Status.SENT), 10
+    )
+    assert isinstance(event, MessageEvent) and event.message_id == mid
+    assert authorized.get_message(mid).summary.status == Status.SENT
+    stop.set()
+    await asyncio.wait_for(task, 10)  # nor does stopping wait for it
+
+
+async def test_sends_in_flight_together_share_one_commit(
+    worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, enqueue: Enqueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker.record_delay = 3600.0
+    writes: list[int] = []
+    real_flush = worker.recorder.flush
+
+    async def flush(claim: int = 0, lease_seconds: float = 0.0) -> list[ClaimedMessage]:
+        if worker.recorder.pending:
+            writes.append(len(worker.recorder.pending))
+        return await real_flush(claim, lease_seconds)
+
+    monkeypatch.setattr(worker.recorder, "flush", flush)
+    events = worker.events()
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    sent = lambda e: isinstance(e, MessageEvent) and e.status == Status.SENT  # noqa: E731
+    enqueue("first@example.org")  # one transaction first: until then, slow start keeps to one connection
+    worker.wake()
+    await asyncio.wait_for(next_event(events, sent), 10)
+    smtp_server.hold()  # every send stays in flight until the server is let go
+    ids = [enqueue(f"user{n}@example.org") for n in range(2)]
+    worker.wake()
+    await asyncio.wait_for(smtp_server.wait_holding(2), 10)  # both in flight (two connections in the target)
+    smtp_server.release()
+    for _ in ids:
+        await asyncio.wait_for(next_event(events, sent), 10)
+    stop.set()
+    await task
+    assert writes == [1, 2], writes  # the lone first at once; then the first to end waited for the other
+    assert {authorized.get_message(i).summary.status for i in ids} == {Status.SENT}
 
 
 async def test_stop_during_a_send_gives_the_lease_back(
