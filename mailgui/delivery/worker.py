@@ -114,6 +114,7 @@ class Worker:
         self._running = False
         self._state = WorkerState(STOPPED)
         self._in_flight = 0
+        self.passes = 0  # passes of run()'s loop begun; one begun after a wake() means that wake() was seen
         self._live = False  # run() is going: a recorder task writes outcomes as they come
         self._poke: asyncio.Event | None = None
         self._feed: asyncio.Queue[ClaimedMessage | None] | None = None  # run()'s messages for the senders
@@ -277,6 +278,7 @@ class Worker:
         try:
             while not stop.is_set():
                 poke.clear()
+                self.passes += 1
                 timeout = self.poll_interval
                 try:
                     await self.hold.release()

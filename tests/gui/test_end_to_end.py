@@ -321,11 +321,11 @@ def test_pause_holds_messages_back_and_resume_sends_them(
                 queued = sent_id(w)
                 w.send()
                 message_id = await queued()
-                # Wake the worker twice, each time until its loop has taken the wake-up (a pass begins by
-                # clearing it): the second pass begins only once the first, begun with the message queued, ended.
-                for _ in range(2):
+                # A pass that begins after the message was queued, and ends: the one after it has begun.
+                start = worker.passes
+                for n in (1, 2):
                     worker.wake()
-                    await until(lambda: not worker._poke.is_set(), what="the worker to look at the queue")
+                    await until(lambda n=n: worker.passes >= start + n, what="the worker to look at the queue")
                 assert [e for e in events if isinstance(e, MessageEvent)] == []  # not even claimed
                 assert authorized.get_message(message_id).summary.status == "queued"
                 assert server.received == [] and cell(window, message_id, COL_STATE) == "Queued"
