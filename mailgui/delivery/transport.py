@@ -136,6 +136,7 @@ class SmtpConnection:
             raise relay_error(exc, self.target, self.stage, self.allowed) from exc
         self.stage = "ready"
         self.last_used = self.opened_at = asyncio.get_running_loop().time()
+        small_reads(self.client.transport)
 
     async def _ehlo(self) -> None:
         self.stage = "EHLO"
@@ -311,6 +312,21 @@ class SmtpConnection:
             except (aiosmtplib.SMTPException, OSError) as exc:
                 log.debug("QUIT to %s failed: %s", self.target.name, exc)
         self.client.close()
+
+
+READ_SIZE = 16 * 1024  # bytes a socket read asks for: SMTP replies are a few lines
+
+
+def small_reads(transport: asyncio.BaseTransport | None) -> None:
+    """Have a plain socket transport ask for READ_SIZE bytes a read instead of asyncio's 256 KiB.
+
+    asyncio allocates a buffer of that size for every read, then shrinks it to what came. 256 KiB is above
+    glibc's mmap threshold, so each SMTP reply cost an mmap, an mremap and a munmap, and a munmap in a process
+    with threads (the queue thread) may interrupt the other cores to flush their TLBs. 16 KiB comes from the
+    heap. ``max_size`` is an attribute of asyncio's selector transports (since 3.4); a TLS transport has none
+    and reads into a buffer it keeps, so it is left as it is."""
+    if transport is not None and isinstance(getattr(transport, "max_size", None), int):
+        transport.max_size = READ_SIZE  # type: ignore[attr-defined]
 
 
 def relay_error(exc: BaseException, target: RelayTarget, stage: str, allowed: float | None = None) -> RelayError:

@@ -7,6 +7,7 @@ import asyncio
 
 from mailgui.clock import FakeClock
 from mailgui.delivery import RelayTarget, Worker, test_connection
+from mailgui.delivery.transport import READ_SIZE, SmtpConnection
 from mailgui.queue import Queue, Status
 from tests.delivery.conftest import Enqueue
 from tests.smtpserver import SMTPTestServer, TLSFiles
@@ -168,3 +169,22 @@ async def test_several_messages_are_in_flight_at_once_on_different_connections(
     assert authorized.counts_by_status() == {"sent": 5}
     assert sorted(r.data for r in smtp_server.received[1:]) == sorted(authorized.get_message(i).raw for i in ids)
     assert len(smtp_server.connections) == 2
+
+
+async def test_reads_are_small_and_a_reply_longer_than_one_read_comes_whole(smtp_server: SMTPTestServer) -> None:
+    # A plain session asks for READ_SIZE bytes a read (asyncio's 256 KiB cost three memory syscalls a reply);
+    # a reply of 40 KiB then takes several reads, and must still be read whole.
+    lines = [f"550-5.1.1 line {n:03} " + "x" * 380 for n in range(100)]
+    smtp_server.refuse("long@example.org", "\r\n".join([*lines, "550 5.1.1 the end"]))
+    conn = SmtpConnection(one_connection(smtp_server))
+    await conn.open()
+    try:
+        assert getattr(conn.client.transport, "max_size", None) == READ_SIZE
+        [reply] = await conn.deliver("ann@example.com", ["long@example.org"], b"Subject: s\r\n\r\nbody\r\n", False)
+        assert reply.code == 550
+        assert reply.text.count("x" * 380) == 100 and reply.text.endswith("the end")
+        assert len(reply.text) > 2 * READ_SIZE
+        [ok] = await conn.deliver("ann@example.com", ["bob@example.org"], b"Subject: s\r\n\r\nbody\r\n", False)
+        assert ok.code == 250  # the session goes on after it
+    finally:
+        await conn.close()
