@@ -123,7 +123,7 @@ class Worker:
         self._failure_at = 0.0  # loop time of the last relay failure
         self._failure: RelayError | None = None  # the relay's last failure (held mail is warned with it)
         self.hold = RelayHold(self.db, self.hub, self.reporter)
-        self.leases = Leases(self.db, self.hub, self.owner, lease_seconds or 300.0)
+        self.leases = Leases(self.db, self.hub, self.owner, clock, lease_seconds or 300.0)
         self.recorder = Recorder(self.db, self.owner, self.reporter, self.hub, self.leases.claimed_at)
 
     # -- listeners and control ------------------------------------------------------------------------
@@ -282,6 +282,7 @@ class Worker:
                 timeout = self.poll_interval
                 try:
                     await self.hold.release()
+                    await self.leases.renew()  # the feed's and the sends' leases, once half gone
                     now = self.clock.now()
                     if self._paused:
                         pass
@@ -533,8 +534,7 @@ class Worker:
         self.recorder.remote_mta = self.pool.target.host if self.pool else None
         self.recorder.delay_warning = self.delay_warning
         claimed = await self.recorder.flush(claim, self.leases.seconds)
-        self.leases.took(claimed)
-        return claimed
+        return self.leases.took(claimed)
 
     @property
     def recorded(self) -> int:

@@ -125,6 +125,18 @@ class WorkerSide:
                 "UPDATE messages SET lease_expires_at = ? WHERE id = ?", (self.clock.now() + lease_seconds, message_id)
             )
 
+    def extend_leases(self, message_ids: Sequence[int], owner: str, lease_seconds: float) -> set[int]:
+        """Renew ``owner``'s leases on these messages, in one transaction; returns the ids it still held (a lease
+        that ran out and was taken by another worker, or whose message was settled, is not renewed)."""
+        with self._tx() as c:
+            rows = c.execute(
+                """UPDATE messages SET lease_expires_at = ?
+                    WHERE id IN (SELECT value FROM json_each(?)) AND status = 'sending' AND lease_owner = ?
+                   RETURNING id""",
+                (self.clock.now() + lease_seconds, json.dumps(list(message_ids)), owner),
+            ).fetchall()
+        return {r[0] for r in rows}
+
     def _check_lease(self, c: sqlite3.Connection, message_id: int, owner: str) -> sqlite3.Row:
         row = c.execute("SELECT status, lease_owner, attempts FROM messages WHERE id = ?", (message_id,)).fetchone()
         if row is None:
