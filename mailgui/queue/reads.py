@@ -164,7 +164,8 @@ class QueueReads:
         if not rows:
             raise UnknownMessageError(f"id: no message {message_id} in the queue")
         summary = self._summaries(rows)[0]
-        raw = self.conn.execute("SELECT raw FROM bodies WHERE id = ?", (message_id,)).fetchone()[0]
+        body = self.conn.execute("SELECT raw FROM bodies WHERE id = ?", (message_id,)).fetchone()
+        raw = body[0] if body is not None else b""  # a damaged file may lack the bytes; the rest still shows
         attempts = tuple(
             AttemptRecord(
                 id=a[0],

@@ -51,6 +51,9 @@ class WorkerSide:
     ) -> list[ClaimedMessage]:
         expired = "AND expires_at <= ?" if expired_only else ""
         cutoff = (now,) if expired_only else ()
+        # Only a message whose bytes are there (a damaged file could lack them): leased without them, it would
+        # be leased again at every expiry and never sent.
+        whole = "AND EXISTS (SELECT 1 FROM bodies WHERE bodies.id = messages.id)"
         # Three statements, the last one row a message (sqlite3 lets go of the GIL at every row it steps, and
         # the event loop pays for each hand-over): the ids, the lease, then everything the senders need.
         ids = c.execute(
@@ -58,12 +61,12 @@ class WorkerSide:
                    SELECT id FROM (
                        SELECT * FROM (
                            SELECT id, next_attempt_at AS due FROM messages INDEXED BY messages_due
-                            WHERE status IN ('queued', 'deferred') AND next_attempt_at <= ? {expired}
+                            WHERE status IN ('queued', 'deferred') AND next_attempt_at <= ? {expired} {whole}
                             ORDER BY next_attempt_at, id LIMIT ?)
                        UNION ALL
                        SELECT * FROM (
                            SELECT id, lease_expires_at AS due FROM messages INDEXED BY messages_lease
-                            WHERE status = 'sending' AND lease_expires_at <= ? {expired}
+                            WHERE status = 'sending' AND lease_expires_at <= ? {expired} {whole}
                             ORDER BY lease_expires_at, id LIMIT ?)
                    ) ORDER BY due, id LIMIT ?)""",
             # Each side walks its partial index in due order and stops at ``limit``: without the inner

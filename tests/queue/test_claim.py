@@ -29,7 +29,7 @@ def test_claim_leases_due_messages_oldest_due_first_up_to_the_limit(authorized: 
 
 
 def test_claimed_message_carries_what_the_worker_needs(authorized: Queue, clock: FakeClock) -> None:
-    msg = outgoing(to="a@example.org, b@example.org", bcc="c@example.org")
+    msg = outgoing(to="zed@example.org, amy@example.org", bcc="mid@example.org")  # not alphabetical
     new_id = authorized.enqueue(msg)
     (c,) = authorized.claim_due("w1", 1, 60)
     assert (c.id, c.message_id, c.sender, c.raw, c.smtputf8) == (
@@ -39,7 +39,7 @@ def test_claimed_message_carries_what_the_worker_needs(authorized: Queue, clock:
         msg.raw,
         False,
     )
-    assert c.recipients == ("a@example.org", "b@example.org", "c@example.org")
+    assert c.recipients == ("zed@example.org", "amy@example.org", "mid@example.org")  # in the order given
     assert (c.attempts, c.created_at, c.kind, c.parent_id, c.warned_at) == (0, clock.now(), "normal", None, None)
     row = authorized.conn.execute(
         "SELECT lease_owner, lease_expires_at FROM messages WHERE id = ?", (new_id,)
@@ -134,3 +134,15 @@ def test_only_pending_recipients_are_claimed_again(authorized: Queue, clock: Fak
     (again,) = authorized.claim_due("w", 1, 60)
     assert again.recipients == ("b@example.org",)
     assert again.attempts == 1
+
+
+def test_a_message_whose_bytes_are_missing_is_not_leased(authorized: Queue, clock: FakeClock) -> None:
+    damaged = authorized.enqueue(outgoing(subject="damaged"))
+    whole = authorized.enqueue(outgoing(subject="whole"))
+    with authorized.conn:  # what a damaged file could hold: a message row without its body row
+        authorized.conn.execute("DELETE FROM bodies WHERE id = ?", (damaged,))
+    assert [m.id for m in authorized.claim_due("w1", 10, 60)] == [whole]
+    clock.advance(61)
+    assert [m.id for m in authorized.claim_due("w2", 10, 60)] == [whole]  # the expired lease: again only that one
+    detail = authorized.get_message(damaged)  # still shown (without its bytes), still queued
+    assert (detail.summary.status, detail.raw) == ("queued", b"")
