@@ -298,6 +298,8 @@ async def test_slow_server_times_out_and_counts_as_relay_failure(
     summary = authorized.get_message(mid).summary
     assert summary.status == Status.DEFERRED
     assert "did not answer within 0.3 s (at DATA)" in (summary.last_reply or "")
+    assert summary.next_attempt_at == clock.now() + 300  # the first retry (no jitter in make_worker)
+    assert states(authorized, mid) == {"bob@example.org": ("pending", None)}  # no reply came: no code
     assert worker.state.name == "unreachable"
 
 
