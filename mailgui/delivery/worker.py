@@ -15,7 +15,6 @@ Time comes from the injected clock: tests advance a FakeClock and call :meth:`Wo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
@@ -44,10 +43,10 @@ from mailgui.delivery.pool import ConnectionPool, RelayBackedOff
 from mailgui.delivery.queue_thread import QueueThread
 from mailgui.delivery.recorder import Recorder
 from mailgui.delivery.reporting import FinishedAttempt, Reporter
+from mailgui.delivery.running import Running
 from mailgui.delivery.target import RelayTarget, local_hostname
 from mailgui.delivery.transport import RecipientReply
-from mailgui.errors import Error
-from mailgui.queue import Attempt, ClaimedMessage, Queue, RecipientResult, RecipientStatus, Status
+from mailgui.queue import Attempt, ClaimedMessage, Queue, RecipientResult, RecipientStatus
 from mailgui.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -113,13 +112,8 @@ class Worker:
         self._stopping = False
         self._running = False
         self._state = WorkerState(STOPPED)
-        self._in_flight = 0
         self.passes = 0  # passes of run()'s loop begun; one begun after a wake() means that wake() was seen
-        self._live = False  # run() is going: a recorder task writes outcomes as they come
-        self._poke: asyncio.Event | None = None
-        self._feed: asyncio.Queue[ClaimedMessage | None] | None = None  # run()'s messages for the senders
-        self._record_signal: asyncio.Event | None = None
-        self._landed: asyncio.Event | None = None  # set while no send is in flight (run() only)
+        self._current: Running | None = None  # run()'s feed, wake-up and sends in flight, while it runs
         self._failure_at = 0.0  # loop time of the last relay failure
         self._failure: RelayError | None = None  # the relay's last failure (held mail is warned with it)
         self.hold = RelayHold(self.db, self.hub, self.reporter)
@@ -156,8 +150,8 @@ class Worker:
 
     def wake(self) -> None:
         """Look at the queue now (a message was just queued or retried), not at the next poll."""
-        if self._poke is not None:
-            self._poke.set()
+        if self._current is not None:
+            self._current.poke.set()
 
     def _update_state(self) -> None:
         if not self._running:
@@ -249,175 +243,25 @@ class Worker:
             while work:
                 await self.leases.release(work.popleft())
 
-    # -- running (GUI, command line) ------------------------------------------------------------------
+    # -- running (GUI, command line): the run's machinery is in running.py --------------------------------
     async def run(self, stop: asyncio.Event | None = None, until_idle: bool = False) -> None:
         """Deliver until ``stop`` is set (or, ``until_idle``, until no message is queued, sending or deferred).
 
         Stopping finishes the sends in flight (up to ``stop_grace`` seconds, then abandons them), gives every
         lease back, and closes the connections.
         """
-        stop = stop or asyncio.Event()
         pool = await self._prepare()
-        loop = asyncio.get_running_loop()
-        poke = self._poke = asyncio.Event()
-        self._record_signal = asyncio.Event()
-        self._landed = asyncio.Event()
-        self._landed.set()
+        running = self._current = Running(self, stop or asyncio.Event(), until_idle)
         self._stopping = False
         self._running = True
-        self._live = True
         self._update_state()
-        stop_watch = loop.create_task(stop.wait())
-        stop_watch.add_done_callback(lambda _: poke.set())
-        feed: asyncio.Queue[ClaimedMessage | None] = asyncio.Queue()
-        self._feed = feed
-        low_water = pool.target.connections
-        senders = [loop.create_task(self._sender_loop(feed, low_water)) for _ in range(pool.target.connections)]
-        recorder = loop.create_task(self._recorder_loop())
-        last_busy = loop.time()
         try:
-            while not stop.is_set():
-                poke.clear()
-                self.passes += 1
-                timeout = self.poll_interval
-                try:
-                    await self.hold.release()
-                    await self.leases.renew()  # the feed's and the sends' leases, once half gone
-                    now = self.clock.now()
-                    if self._paused:
-                        pass
-                    elif self.backoff.active(now):
-                        await self._expire_overdue()
-                        if await self._hold_due():
-                            continue  # more to hold: one batch per turn, so stop and wake stay prompt
-                        timeout = min(timeout, max(0.0, self.backoff.until - now))
-                    elif self.backoff.unwell:
-                        await self._probe()  # one connection: is the relay back? (either way, look again)
-                        continue
-                    elif feed.qsize() < low_water:
-                        want = self.batch_size - feed.qsize()
-                        claimed = await self.leases.claim(want)
-                        for msg in claimed:
-                            feed.put_nowait(msg)
-                        if claimed:
-                            last_busy = loop.time()
-                            if len(claimed) == want:
-                                continue
-                        elif feed.empty() and not self._in_flight and not self.recorder.pending:
-                            if until_idle and self._queue_idle():
-                                break
-                            if pool.idle_count and loop.time() - last_busy > self.idle_close:
-                                await pool.close_idle()
-                            due = self.queue.next_due_at()
-                            if due is not None:
-                                timeout = min(timeout, max(0.0, due - now))
-                except Error as exc:  # the queue file is busy, full or gone: say so, keep trying
-                    log.error("delivery: cannot use the queue now: %s", exc)
-                    timeout = self.poll_interval
-                if self._in_flight or not feed.empty():
-                    last_busy = loop.time()
-                if not poke.is_set():
-                    try:
-                        async with asyncio.timeout(timeout):
-                            await poke.wait()
-                    except TimeoutError:
-                        pass
+            await running.go(pool)
         finally:
-            await self._shut_down(feed, senders, recorder, stop_watch)
-
-    async def _sender_loop(self, feed: asyncio.Queue[ClaimedMessage | None], low_water: int) -> None:
-        while True:
-            msg = await feed.get()
-            if msg is None:
-                return
-            if feed.qsize() < low_water:
-                self.wake()
-            self._in_flight += 1
-            landed = self._landed
-            if landed is not None:
-                landed.clear()
-            try:
-                await self._process_guarded(msg)
-            finally:
-                self._in_flight -= 1
-                if not self._in_flight:
-                    if landed is not None:
-                        landed.set()
-                    self.wake()
-
-    async def _recorder_loop(self) -> None:
-        """Writes outcomes as sends end. Stopped by clearing ``_live`` and setting the signal, never cancelled:
-        a cancelled write still waiting for the queue thread would never run, and its sends (delivered) would
-        go back to the queue and be sent again."""
-        assert self._record_signal is not None
-        while True:
-            await self._record_signal.wait()
-            self._record_signal.clear()
-            if not self._live:
-                return
-            if not self.recorder.pending:
-                continue  # a signal for outcomes an earlier write already took
-            landed = self._landed
-            if self.record_delay and landed is not None and not landed.is_set():
-                # Let the sends in flight end for up to record_delay: one commit for all. Once none is in
-                # flight, nothing more would join: write now (the last outcomes of a run, a lone message).
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.record_delay):
-                        await landed.wait()
-            feed = self._feed
-            want = 0
-            if feed is not None and not self._holding_back() and not self.backoff.unwell:
-                # The same commit refills the senders' feed: as many as this batch took out, and a batch more,
-                # so it lasts until the next commit and the loop need not pay a commit of its own to claim.
-                want = max(0, self.batch_size + len(self.recorder.pending) - feed.qsize())
-            claimed = await self._flush(want)
-            if feed is not None:
-                for msg in claimed:
-                    feed.put_nowait(msg)
-            self.wake()
-
-    async def _shut_down(
-        self,
-        feed: asyncio.Queue[ClaimedMessage | None],
-        senders: list[asyncio.Task[None]],
-        recorder: asyncio.Task[None],
-        stop_watch: asyncio.Task[bool],
-    ) -> None:
-        self._stopping = True
-        stop_watch.cancel()
-        while not feed.empty():
-            msg = feed.get_nowait()
-            if msg is not None:
-                await self.leases.release(msg)
-        for _ in senders:
-            feed.put_nowait(None)
-        _, late = await asyncio.wait(senders, timeout=self.stop_grace)
-        for task in late:
-            log.warning("stopping: abandoning a send in flight after %g s (its lease is given back)", self.stop_grace)
-            task.cancel()
-        self._live = False
-        assert self._record_signal is not None
-        self._record_signal.set()  # the recorder finishes the write it is doing, then ends
-        await asyncio.gather(*senders, recorder, stop_watch, return_exceptions=True)
-        await self._flush()
-        try:
-            released = await self.db.call(lambda q: q.release_all(self.owner))
-            if released:
-                log.info("stopping: gave back %d leases", released)
-        except Error:
-            log.exception("stopping: could not give the leases back (they expire on their own)")
-        if self.pool is not None:
-            await self.pool.close()
-        await self.db.close()
-        self._running = False
-        self._stopping = False
-        self._poke = None
-        self._feed = None
-        self._update_state()
-
-    def _queue_idle(self) -> bool:
-        counts = self.queue.counts_by_status()
-        return not any(counts.get(s, 0) for s in (Status.QUEUED, Status.SENDING, Status.DEFERRED))
+            self._running = False
+            self._stopping = False
+            self._current = None
+            self._update_state()
 
     # -- holding back ---------------------------------------------------------------------------------
     def _holding_back(self) -> bool:
@@ -526,8 +370,8 @@ class Worker:
         else:
             retry_at = now
         self.recorder.add(FinishedAttempt(msg, attempt, retry_at, replies, relay_error))
-        if self._live and self._record_signal is not None:
-            self._record_signal.set()
+        if self._current is not None:
+            self._current.outcome_added()
 
     async def _flush(self, claim: int = 0) -> list[ClaimedMessage]:
         """Write the finished attempts; with ``claim``, lease up to that many more in the same commit."""

@@ -1,0 +1,184 @@
+"""One ``Worker.run()``: senders fed from a queue of claimed messages, a recorder task that writes their outcomes,
+wake-ups, and stopping cleanly.
+
+The loop of passes claims when the feed runs low (the recorder's commits also refill it), holds mail and probes
+while the relay is unwell, and waits for a wake-up or the poll interval. One sender task per connection takes
+messages from the feed. The recorder writes outcomes as sends end, letting the sends still in flight join the
+same commit (up to ``record_delay``). Stopping gives back what is still in the feed, lets the sends in flight end
+(up to ``stop_grace``), writes the last outcomes and gives every lease back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from mailgui.delivery.pool import ConnectionPool
+from mailgui.errors import Error
+from mailgui.queue import ClaimedMessage, Status
+
+if TYPE_CHECKING:
+    from mailgui.delivery.worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+class Running:
+    """The state of one run: its feed, its wake-up, the sends in flight. Made and driven by ``Worker.run``."""
+
+    def __init__(self, worker: Worker, stop: asyncio.Event, until_idle: bool):
+        self.worker = worker
+        self.stop = stop
+        self.until_idle = until_idle
+        self.poke = asyncio.Event()  # look at the queue now
+        self.record_signal = asyncio.Event()  # outcomes are waiting to be written
+        self.landed = asyncio.Event()  # set while no send is in flight
+        self.landed.set()
+        self.feed: asyncio.Queue[ClaimedMessage | None] = asyncio.Queue()
+        self.in_flight = 0
+        self.live = True  # the recorder writes outcomes as they come; cleared to end it
+
+    def outcome_added(self) -> None:
+        if self.live:
+            self.record_signal.set()
+
+    async def go(self, pool: ConnectionPool) -> None:
+        w = self.worker
+        loop = asyncio.get_running_loop()
+        poke, feed, stop = self.poke, self.feed, self.stop
+        stop_watch = loop.create_task(stop.wait())
+        stop_watch.add_done_callback(lambda _: poke.set())
+        low_water = pool.target.connections
+        senders = [loop.create_task(self._sender_loop(low_water)) for _ in range(pool.target.connections)]
+        recorder = loop.create_task(self._recorder_loop())
+        last_busy = loop.time()
+        try:
+            while not stop.is_set():
+                poke.clear()
+                w.passes += 1
+                timeout = w.poll_interval
+                try:
+                    await w.hold.release()
+                    await w.leases.renew()  # the feed's and the sends' leases, once half gone
+                    now = w.clock.now()
+                    if w.paused:
+                        pass
+                    elif w.backoff.active(now):
+                        await w._expire_overdue()
+                        if await w._hold_due():
+                            continue  # more to hold: one batch per turn, so stop and wake stay prompt
+                        timeout = min(timeout, max(0.0, w.backoff.until - now))
+                    elif w.backoff.unwell:
+                        await w._probe()  # one connection: is the relay back? (either way, look again)
+                        continue
+                    elif feed.qsize() < low_water:
+                        want = w.batch_size - feed.qsize()
+                        claimed = await w.leases.claim(want)
+                        for msg in claimed:
+                            feed.put_nowait(msg)
+                        if claimed:
+                            last_busy = loop.time()
+                            if len(claimed) == want:
+                                continue
+                        elif feed.empty() and not self.in_flight and not w.recorder.pending:
+                            if self.until_idle and self._queue_idle():
+                                break
+                            if pool.idle_count and loop.time() - last_busy > w.idle_close:
+                                await pool.close_idle()
+                            due = w.queue.next_due_at()
+                            if due is not None:
+                                timeout = min(timeout, max(0.0, due - now))
+                except Error as exc:  # the queue file is busy, full or gone: say so, keep trying
+                    log.error("delivery: cannot use the queue now: %s", exc)
+                    timeout = w.poll_interval
+                if self.in_flight or not feed.empty():
+                    last_busy = loop.time()
+                if not poke.is_set():
+                    try:
+                        async with asyncio.timeout(timeout):
+                            await poke.wait()
+                    except TimeoutError:
+                        pass
+        finally:
+            await self._shut_down(senders, recorder, stop_watch)
+
+    async def _sender_loop(self, low_water: int) -> None:
+        w, feed = self.worker, self.feed
+        while True:
+            msg = await feed.get()
+            if msg is None:
+                return
+            if feed.qsize() < low_water:
+                w.wake()
+            self.in_flight += 1
+            self.landed.clear()
+            try:
+                await w._process_guarded(msg)
+            finally:
+                self.in_flight -= 1
+                if not self.in_flight:
+                    self.landed.set()
+                    w.wake()
+
+    async def _recorder_loop(self) -> None:
+        """Writes outcomes as sends end. Stopped by clearing ``live`` and setting the signal, never cancelled:
+        a cancelled write still waiting for the queue thread would never run, and its sends (delivered) would
+        go back to the queue and be sent again."""
+        w = self.worker
+        while True:
+            await self.record_signal.wait()
+            self.record_signal.clear()
+            if not self.live:
+                return
+            if not w.recorder.pending:
+                continue  # a signal for outcomes an earlier write already took
+            if w.record_delay and not self.landed.is_set():
+                # Let the sends in flight end for up to record_delay: one commit for all. Once none is in
+                # flight, nothing more would join: write now (the last outcomes of a run, a lone message).
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(w.record_delay):
+                        await self.landed.wait()
+            want = 0
+            if not w._holding_back() and not w.backoff.unwell:
+                # The same commit refills the senders' feed: as many as this batch took out, and a batch more,
+                # so it lasts until the next commit and the loop need not pay a commit of its own to claim.
+                want = max(0, w.batch_size + len(w.recorder.pending) - self.feed.qsize())
+            for msg in await w._flush(want):
+                self.feed.put_nowait(msg)
+            w.wake()
+
+    async def _shut_down(
+        self, senders: list[asyncio.Task[None]], recorder: asyncio.Task[None], stop_watch: asyncio.Task[bool]
+    ) -> None:
+        w, feed = self.worker, self.feed
+        w._stopping = True
+        stop_watch.cancel()
+        while not feed.empty():
+            msg = feed.get_nowait()
+            if msg is not None:
+                await w.leases.release(msg)
+        for _ in senders:
+            feed.put_nowait(None)
+        _, late = await asyncio.wait(senders, timeout=w.stop_grace)
+        for task in late:
+            log.warning("stopping: abandoning a send in flight after %g s (its lease is given back)", w.stop_grace)
+            task.cancel()
+        self.live = False
+        self.record_signal.set()  # the recorder finishes the write it is doing, then ends
+        await asyncio.gather(*senders, recorder, stop_watch, return_exceptions=True)
+        await w._flush()
+        try:
+            released = await w.db.call(lambda q: q.release_all(w.owner))
+            if released:
+                log.info("stopping: gave back %d leases", released)
+        except Error:
+            log.exception("stopping: could not give the leases back (they expire on their own)")
+        if w.pool is not None:
+            await w.pool.close()
+        await w.db.close()
+
+    def _queue_idle(self) -> bool:
+        counts = self.worker.queue.counts_by_status()
+        return not any(counts.get(s, 0) for s in (Status.QUEUED, Status.SENDING, Status.DEFERRED))
