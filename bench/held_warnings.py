@@ -20,13 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.fill import queue_copies
 from mailgui.clock import FakeClock
 from mailgui.delivery.classify import RelayError, RelayFault
 from mailgui.delivery.hold import HELD, HOLD_BATCH, WARN_BATCH, WARN_WINDOW
 from mailgui.delivery.reporting import Reporter
-from mailgui.message import MessageFields, build_message
 from mailgui.queue import ClaimedMessage, Queue
-from mailgui.queue.bulk import enqueue_many
 from mailgui.queue.records import NewReport
 
 DELAY = 4 * 3600.0
@@ -55,12 +54,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clock = FakeClock()
         with Queue(Path(tmp) / "q.sqlite3", clock=clock) as q:
-            q.add_sender("@example.com")
-            fields = MessageFields(sender="ann@example.com", to="bob@example.org", subject="s", body="b")
-            msg = build_message(fields, now=clock.now())
             t = time.perf_counter()
-            for start in range(0, args.n, 50_000):
-                enqueue_many(q, [msg] * min(50_000, args.n - start))
+            queue_copies(q, args.n, clock)
             while len(q.hold_due(clock.now() + 30, HELD + "x", None, 50_000)) == 50_000:
                 pass
             print(f"queued and held {args.n:,} messages in {time.perf_counter() - t:.1f} s (not part of the figures)")

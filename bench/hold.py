@@ -20,11 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.fill import queue_copies
 from mailgui.clock import FakeClock
 from mailgui.delivery.hold import HELD, HOLD_BATCH
-from mailgui.message import MessageFields, build_message
 from mailgui.queue import Queue
-from mailgui.queue.bulk import enqueue_many
 
 
 def main() -> None:
@@ -34,12 +33,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clock = FakeClock()
         with Queue(Path(tmp) / "q.sqlite3", clock=clock) as q:
-            q.add_sender("@example.com")
-            fields = MessageFields(sender="ann@example.com", to="bob@example.org", subject="s", body="b")
-            msg = build_message(fields, now=clock.now())
             t = time.perf_counter()
-            for start in range(0, args.n, 50_000):
-                enqueue_many(q, [msg] * min(50_000, args.n - start))
+            queue_copies(q, args.n, clock)
             print(f"queued {args.n:,} messages in {time.perf_counter() - t:.1f} s (not part of the figures)")
 
             reason = HELD + "cannot connect to smtp.example.com:587: Connection refused"

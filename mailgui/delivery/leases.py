@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 class Leases:
-    """The messages one worker holds, and when it took each (loop time)."""
+    """The messages one worker holds, and when it took or last renewed each (the injected clock's time)."""
 
     def __init__(self, db: QueueThread, hub: EventHub, owner: str, clock: Clock, seconds: float = 300.0):
         self.db = db
