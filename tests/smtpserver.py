@@ -22,7 +22,7 @@ moment, how to behave::
 
 TLS and AUTH are fixed when the server is made: ``SMTPTestServer(tls=make_tls(tmp_path), starttls=True)``
 (STARTTLS required before MAIL), ``implicit_tls=True`` (TLS from the first byte, like port 465), and
-``users={"ann": "secret"}`` (AUTH PLAIN/LOGIN required before MAIL; over TLS only unless
+``pipelining=True`` (PIPELINING advertised), ``users={"ann": "secret"}`` (AUTH PLAIN/LOGIN required before MAIL; over TLS only unless
 ``auth_require_tls=False``; ``server.logins`` records every (user, password) tried).
 
 Fixtures, available to every test (``tests/conftest.py`` loads this module as a plugin): ``smtp_server`` (a
@@ -175,6 +175,8 @@ class _Handler:
         server.record.commands.append("EHLO")
         await self.s._stall("EHLO")
         session.host_name = hostname
+        if self.s.pipelining:
+            responses.insert(-1, "250-PIPELINING")
         return responses
 
     async def handle_HELO(self, server: _Session, session: Any, envelope: Any, hostname: str) -> str:
@@ -274,6 +276,7 @@ class SMTPTestServer:
         smtputf8: bool = True,
         hostname: str = "mx.test.example",
         timeout: float = 60.0,
+        pipelining: bool = False,
     ):
         if (starttls or implicit_tls) and tls is None:
             raise ValueError("tls: starttls and implicit_tls need TLS files (make_tls)")
@@ -285,6 +288,7 @@ class SMTPTestServer:
         self.smtputf8 = smtputf8
         self.hostname = hostname
         self.timeout = timeout
+        self.pipelining = pipelining  # advertise PIPELINING (RFC 2920); aiosmtpd reads pipelined commands in order
         self.port = 0
         # behaviour, changeable at any time
         self.greeting: str | None = None

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from mailgui.delivery.classify import RelayError, RelayFault
 from mailgui.delivery.target import RelayTarget
-from mailgui.delivery.transport import RecipientReply, SmtpConnection, StaleConnection, tls_context
+from mailgui.delivery.transport import RecipientReply, RelayLimits, SmtpConnection, StaleConnection, tls_context
 
 STALE_RETRIES = 3  # reused sessions found closed, one after another, before the relay is taken for unwell
 
@@ -34,6 +34,7 @@ class ConnectionPool:
                 self._context = tls_context(target)
             except RelayError as exc:
                 self._setup_error = exc
+        self.limits = RelayLimits()  # learned from the relay, for all its sessions
         self._idle: list[SmtpConnection] = []
         self._busy: set[SmtpConnection] = set()
         self._opening = 0
@@ -63,7 +64,7 @@ class ConnectionPool:
         if self._setup_error is not None:
             self.connect_attempts += 1
             raise self._setup_error
-        conn = SmtpConnection(self.target, self._context)
+        conn = SmtpConnection(self.target, self._context, self.limits)
         self.connect_attempts += 1
         self._opening += 1
         try:

@@ -1,31 +1,45 @@
-"""SMTP to the relay with aiosmtplib: connections that are reused across messages, one transaction at a time.
+"""SMTP to the relay: sessions that are reused across messages, a strict dialogue, and RFC 2920 pipelining.
 
-The transaction is driven step by step (MAIL, RCPT per recipient, DATA) rather than with ``sendmail``, so a
-refused recipient does not abort the others: every RCPT reply counts for its own recipient. Every network step
-runs under the relay's timeout. Certificate checks are always on; ``relay.ca_file`` adds a CA to trust.
+mailgui speaks SMTP itself (``wire.SmtpWire``, ``replies.ReplyParser``) instead of through aiosmtplib, for two
+reasons measured and written down in docs/DESIGN.md: aiosmtplib keeps plain-text bytes across STARTTLS and lets a
+reply nobody asked for stand in for the next command's (so a broken or hostile relay could make mail look sent),
+and it cannot pipeline. Every reply is checked against the replies RFC 5321 allows for its command: ``354`` and
+only ``354`` to DATA, and the ``250`` after the data is the only proof of delivery. Anything else that is not a
+plain refusal (4xx/5xx) is a protocol violation: the connection is dropped and the relay counted as failing for
+now (``RelayFault.PROTOCOL``), never a delivery and never a bounce on its word.
+
+A transaction is MAIL, RCPT per recipient, DATA; with PIPELINING one write carries them all (and the RSET that
+clears a reused session), and the replies are read back in order. A refused recipient does not abort the others.
+``452`` (too many recipients) after some were accepted sends the rest in the next transaction at once, and the
+limit is remembered for the relay. Every network step runs under the relay's timeout. Certificate checks are
+always on; ``relay.ca_file`` adds a CA to trust.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hmac
 import logging
 import os
+import re
 import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import aiosmtplib
 
 from mailgui.delivery.classify import (
     SERVICE_CLOSING,
     Outcome,
     RelayError,
     RelayFault,
+    enhanced_status,
     outcome_of,
     reply_line,
 )
+from mailgui.delivery.replies import ProtocolViolation, Reply
 from mailgui.delivery.target import RelayTarget
+from mailgui.delivery.wire import Disconnected, SmtpWire
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +56,10 @@ SLOW_UPLOAD_BYTES_PER_SECOND = 32 * 1024
 SILENT_GREETING_HINT = (
     "; a port that expects TLS from the start (465) is silent like this: if so, set relay.security to tls"
 )
+
+TOO_MANY_RECIPIENTS = 452  # RFC 5321 4.5.3.1.10 (and 552 with 5.5.3 from servers of RFC 821's day)
+
+_LINE_ENDINGS = re.compile(rb"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -74,23 +92,44 @@ def tls_context(target: RelayTarget) -> ssl.SSLContext:
     return context
 
 
+@dataclass
+class RelayLimits:
+    """What a relay taught us about itself, shared by the sessions of one pool."""
+
+    max_recipients: int | None = None  # RCPTs per transaction before it answered 452 (too many recipients)
+
+
+def data_bytes(raw: bytes) -> bytes:
+    """The message as DATA carries it: CRLF line ends, a leading dot doubled (RFC 5321 4.5.2), the final dot.
+
+    Stored messages are already CRLF, so normally this is two scans and one copy, not a regex per message."""
+    crlf = raw.count(b"\r\n")
+    if raw.count(b"\n") != crlf or raw.count(b"\r") != crlf:
+        raw = _LINE_ENDINGS.sub(b"\r\n", raw)
+    if raw.startswith(b"."):
+        raw = b"." + raw
+    if b"\n." in raw:
+        raw = raw.replace(b"\n.", b"\n..")
+    if not raw.endswith(b"\r\n"):
+        raw += b"\r\n"
+    return raw + b".\r\n"
+
+
+def is_too_many_recipients(reply: Reply) -> bool:
+    return reply.code == TOO_MANY_RECIPIENTS or (reply.code == 552 and enhanced_status(552, reply.text) == "5.5.3")
+
+
 class SmtpConnection:
     """One SMTP session with the relay. ``open()`` connects, secures and logs in; ``deliver()`` sends."""
 
-    def __init__(self, target: RelayTarget, context: ssl.SSLContext | None = None):
+    def __init__(self, target: RelayTarget, context: ssl.SSLContext | None = None, limits: RelayLimits | None = None):
         self.target = target
         if target.security != "none" and context is None:
-            context = tls_context(target)  # never aiosmtplib's own default: ours always has relay.ca_file
-        self.client = aiosmtplib.SMTP(
-            hostname=target.host,
-            port=target.port,
-            timeout=target.timeout,
-            use_tls=target.security == "tls",
-            start_tls=False,  # done by hand below, so a relay without STARTTLS is an error, not plain text
-            validate_certs=True,
-            tls_context=context if target.security != "none" else None,
-            local_hostname=target.helo_name,
-        )
+            context = tls_context(target)  # never a library's default: ours always has relay.ca_file
+        self.tls_context = context if target.security != "none" else None
+        self.limits = limits or RelayLimits()
+        self.wire: SmtpWire | None = None
+        self.extensions: dict[str, str] = {}  # EHLO keywords (lower case) and their parameters
         self.stage = "connecting"
         self.transactions = 0
         self.last_used = 0.0
@@ -100,31 +139,55 @@ class SmtpConnection:
 
     @property
     def is_open(self) -> bool:
-        return self.client.is_connected
+        return self.wire is not None and self.wire.is_open
 
     @property
     def encrypted(self) -> bool:
-        return self.is_open and self.client.get_transport_info("sslcontext") is not None
+        transport = self.wire.transport if self.wire is not None else None
+        return self.is_open and transport is not None and transport.get_extra_info("sslcontext") is not None
+
+    @property
+    def pipelining(self) -> bool:
+        return "pipelining" in self.extensions
+
+    def supports(self, extension: str) -> bool:
+        return extension.lower() in self.extensions
 
     # -- session setup -------------------------------------------------------------------------------
     async def open(self) -> None:
         """Connect, EHLO, STARTTLS (when asked), EHLO again, AUTH (when a user name is set)."""
+        t = self.target
         try:
-            self.stage = "connecting"
-            await self.client.connect()
-            await self._ehlo()
-            if self.target.security == "starttls":
-                if not self.client.supports_extension("starttls"):
+            async with asyncio.timeout(None) as deadline:
+                self._deadline = deadline
+                self._step("connecting")
+                implicit = t.security == "tls"
+                _, wire = await asyncio.get_running_loop().create_connection(
+                    SmtpWire,
+                    t.host,
+                    t.port,
+                    ssl=self.tls_context if implicit else None,
+                    server_hostname=t.host if implicit else None,
+                    ssl_handshake_timeout=t.timeout if implicit else None,
+                )
+                self.wire = wire
+                self._step("greeting")
+                wire.expect_greeting()
+                greeting = await wire.read()
+                if greeting.code != 220:
+                    if greeting.code == SERVICE_CLOSING:
+                        raise self._closing(greeting)
                     raise RelayError(
-                        RelayFault.TLS,
-                        f"{self.target.name} does not offer STARTTLS, and relay.security is starttls "
-                        "(mailgui never falls back to plain text; set relay.security to tls or none if intended)",
+                        RelayFault.REFUSED,
+                        f"{t.name} refused the session: {greeting.line}",
+                        greeting.code,
+                        greeting.text,
                     )
-                self.stage = "STARTTLS"
-                await self.client.starttls()
                 await self._ehlo()
-            if self.target.username:
-                await self._login()
+                if t.security == "starttls":
+                    await self._starttls()
+                if t.username:
+                    await self._login()
         except RelayError:
             self.abort()
             raise
@@ -133,20 +196,48 @@ class SmtpConnection:
             raise
         except Exception as exc:
             self.abort()
-            raise relay_error(exc, self.target, self.stage, self.allowed) from exc
+            raise relay_error(exc, t, self.stage, self.allowed) from exc
+        finally:
+            self._deadline = None
         self.stage = "ready"
         self.last_used = self.opened_at = asyncio.get_running_loop().time()
-        small_reads(self.client.transport)
+        small_reads(self.wire.transport if self.wire else None)
 
     async def _ehlo(self) -> None:
-        self.stage = "EHLO"
-        try:
-            await self.client.ehlo()
-        except aiosmtplib.SMTPHeloError as exc:
-            if exc.code == SERVICE_CLOSING or not self.client.is_connected:
-                raise
-            self.stage = "HELO"  # RFC 5321 4.1.1.1: an old server may know HELO only
-            await self.client.helo()
+        self._step("EHLO")
+        helo = self.target.helo_name.encode("ascii", "replace")
+        reply = await self._command(b"EHLO " + helo)
+        if reply.code == 250:
+            self.extensions = {}
+            for line in reply.lines[1:]:
+                keyword, _, params = line.partition(" ")
+                self.extensions[keyword.lower()] = params.strip()
+            return
+        if reply.code == SERVICE_CLOSING:
+            raise self._closing(reply)
+        if reply.code < 400:
+            raise self._violation(f"answered EHLO with {reply.line}")
+        self._step("HELO")  # RFC 5321 4.1.1.1: an old server may know HELO only
+        reply = await self._command(b"HELO " + helo)
+        if reply.code != 250:
+            raise self._refused(reply)
+        self.extensions = {}
+
+    async def _starttls(self) -> None:
+        t = self.target
+        if not self.supports("starttls"):
+            raise RelayError(
+                RelayFault.TLS,
+                f"{t.name} does not offer STARTTLS, and relay.security is starttls "
+                "(mailgui never falls back to plain text; set relay.security to tls or none if intended)",
+            )
+        self._step("STARTTLS")
+        reply = await self._command(b"STARTTLS")
+        if reply.code != 220:
+            raise self._refused(reply)
+        assert self.wire is not None and self.tls_context is not None
+        await self.wire.start_tls(self.tls_context, t.host, t.timeout)
+        await self._ehlo()  # RFC 3207 4.2: forget what was said before TLS
 
     async def _login(self) -> None:
         t = self.target
@@ -163,50 +254,98 @@ class SmtpConnection:
                 f"relay.password: no password is stored for {t.username!r} on {t.name} "
                 "(set it in Settings, or with `mailgui config set relay.password --stdin`)",
             )
-        if not self.client.supports_extension("auth"):
+        if not self.supports("auth"):
             raise RelayError(
                 RelayFault.AUTH,
                 f"{t.name} does not offer AUTH, but relay.username is set "
                 "(clear relay.username if this relay needs no login)",
             )
-        try:
-            await self.client.login(t.username, t.password)
-        except aiosmtplib.SMTPAuthenticationError as exc:
+        self._step("AUTH")
+        offered = self.extensions["auth"].upper().split()
+        user, password = t.username.encode(), t.password.encode()
+        if "CRAM-MD5" in offered:  # the password itself never goes over the wire
+            reply = await self._command(b"AUTH CRAM-MD5")
+            if reply.code == 334:
+                try:
+                    challenge = base64.b64decode(reply.text.strip(), validate=True)
+                except ValueError:
+                    raise self._violation("sent a CRAM-MD5 challenge that is not base64") from None
+                digest = hmac.new(password, challenge, "md5").hexdigest().encode()
+                reply = await self._command(base64.b64encode(user + b" " + digest))
+        elif "PLAIN" in offered:
+            reply = await self._command(b"AUTH PLAIN " + base64.b64encode(b"\0" + user + b"\0" + password))
+        elif "LOGIN" in offered:
+            reply = await self._command(b"AUTH LOGIN")
+            if reply.code == 334:
+                reply = await self._command(base64.b64encode(user))
+            if reply.code == 334:
+                reply = await self._command(base64.b64encode(password))
+        else:
             raise RelayError(
                 RelayFault.AUTH,
-                f"{t.name} refused the login for {t.username!r}: {reply_line(exc.code, exc.message)} "
-                "(check relay.username and the password in Settings)",
-                code=exc.code,
-                reply=exc.message,
-            ) from exc
+                f"{t.name} offers no login method mailgui knows (CRAM-MD5, PLAIN, LOGIN): "
+                f"it offers {' '.join(offered) or 'none'}",
+            )
+        if reply.code == 235:
+            return
+        if reply.code == SERVICE_CLOSING:
+            raise self._closing(reply)
+        if reply.code < 400:
+            raise self._violation(f"answered AUTH with {reply.line}")
+        raise RelayError(
+            RelayFault.AUTH,
+            f"{t.name} refused the login for {t.username!r}: {reply.line} "
+            "(check relay.username and the password in Settings)",
+            code=reply.code,
+            reply=reply.text,
+        )
 
-    # -- one transaction ------------------------------------------------------------------------------
+    # -- one message ----------------------------------------------------------------------------------
     async def deliver(self, sender: str, recipients: Sequence[str], raw: bytes, smtputf8: bool) -> list[RecipientReply]:
         """Send ``raw`` to ``recipients``: one reply per recipient, in order.
 
-        Raises RelayError when the relay fails as a whole (421, dropped, timeout), StaleConnection when a
-        reused connection was already closed before anything was sent.
+        Usually one transaction; more when the relay takes fewer recipients at a time (``452``), each sent at
+        once on this session. Raises RelayError when the relay fails as a whole (421, dropped, timeout, a
+        protocol violation), StaleConnection when a reused connection was already closed before anything was sent.
         """
         loop = asyncio.get_running_loop()
+        replies: dict[str, RecipientReply] = {}
         try:
-            if not self.client.is_connected:
+            if not self.is_open:
                 raise StaleConnection(self.target.name)
-            # One deadline, moved forward at every step (cheaper than aiosmtplib's wait_for per reply).
+            options, encoding = self._mail_options(raw, smtputf8)
+            if options is None:  # SMTPUTF8 needed and not offered: no transaction can carry it
+                text = f"5.6.7 SMTPUTF8 is required, but was not offered by {self.target.name}"
+                return [RecipientReply(a, None, text, "MAIL FROM", Outcome.PERMANENT) for a in recipients]
+            data = data_bytes(raw)
+            # One deadline, moved forward at every step.
             async with asyncio.timeout(None) as deadline:
                 self._deadline = deadline
-                # RSET between messages, as Postfix does before reusing a connection: it clears whatever a
-                # refused or broken transaction left behind, and finds a connection the server has closed
-                # before anything of this message is sent (then it is a StaleConnection, retried elsewhere).
-                if self.transactions or loop.time() - self.last_used > IDLE_CHECK_SECONDS:
-                    self._step("RSET")
-                    await self.client.rset(timeout=None)
-                replies = await self._transaction(sender, recipients, raw, smtputf8)
+                remaining = list(recipients)
+                while remaining:
+                    limit = self.limits.max_recipients or len(remaining)
+                    batch, later = remaining[:limit], remaining[limit:]
+                    # RSET between transactions, as Postfix does before reusing a connection: it clears what a
+                    # refused or broken transaction left behind, and finds a connection the server has closed
+                    # before anything of this message is sent (then it is a StaleConnection, retried elsewhere).
+                    reset = bool(self.transactions) or loop.time() - self.last_used > IDLE_CHECK_SECONDS
+                    settled, left = await self._transaction(sender, batch, data, options, encoding, reset)
+                    self.transactions += 1
+                    self.last_used = loop.time()
+                    replies.update(settled)
+                    if left:
+                        took = len(batch) - len(left)
+                        self.limits.max_recipients = min(self.limits.max_recipients or took, took)
+                        log.info(
+                            "%s takes %d recipients a transaction; the rest go in the next", self.target.name, took
+                        )
+                    remaining = left + later
         except StaleConnection:
             self.abort()
             raise
-        except aiosmtplib.SMTPServerDisconnected as exc:
+        except Disconnected as exc:
             self.abort()
-            if self.transactions and self.stage in ("RSET", "MAIL FROM"):  # closed while idle: nothing sent
+            if self.stage == "RSET":  # closed while idle, seen at the first reply: nothing was sent
                 raise StaleConnection(self.target.name) from exc
             raise relay_error(exc, self.target, self.stage, self.allowed) from exc
         except RelayError:
@@ -220,98 +359,177 @@ class SmtpConnection:
             raise relay_error(exc, self.target, self.stage, self.allowed) from exc
         finally:
             self._deadline = None
-        self.transactions += 1
-        self.last_used = loop.time()
-        return replies
+        return [replies[a] for a in recipients]
 
+    def _mail_options(self, raw: bytes, smtputf8: bool) -> tuple[bytes | None, str]:
+        options = b""
+        encoding = "ascii"
+        if smtputf8:
+            if not self.supports("smtputf8"):
+                return None, encoding
+            options += b" SMTPUTF8"
+            encoding = "utf-8"
+        if not raw.isascii() and self.supports("8bitmime"):
+            options += b" BODY=8BITMIME"
+        return options, encoding
+
+    async def _transaction(
+        self, sender: str, recipients: list[str], data: bytes, options: bytes, encoding: str, reset: bool
+    ) -> tuple[dict[str, RecipientReply], list[str]]:
+        """One transaction: the replies of the recipients it settled, and those left for the next one (452).
+
+        With PIPELINING, RSET (when reusing), MAIL, every RCPT and DATA go in one write and their replies are read
+        in order; without it, one command at a time, stopping where the dialogue cannot go on. Addresses were
+        validated when queued, so they are sent as they are."""
+        wire = self.wire
+        assert wire is not None
+        pipelined = self.pipelining
+        mail = b"MAIL FROM:<" + sender.encode(encoding) + b">" + options + b"\r\n"
+        rcpts = [b"RCPT TO:<" + a.encode(encoding) + b">\r\n" for a in recipients]
+        if pipelined:
+            group = [b"RSET\r\n"] if reset else []
+            group += [mail, *rcpts, b"DATA\r\n"]
+            wire.send(b"".join(group), len(group))
+
+        if reset:
+            self._step("RSET")
+            if not pipelined:
+                wire.send(b"RSET\r\n")
+            reply = await wire.read()
+            if reply.code != 250:
+                if reply.code == SERVICE_CLOSING:  # it timed the idle session out: nothing of this message went
+                    raise StaleConnection(self.target.name)
+                raise self._refused(reply)
+
+        settled: dict[str, RecipientReply] = {}
+        self._step("MAIL FROM")
+        if not pipelined:
+            wire.send(mail)
+        reply = await wire.read()
+        if not self._accepted(reply, 250):
+            outcome = outcome_of(reply.code)
+            for address in recipients:
+                settled[address] = RecipientReply(address, reply.code, reply.text, "MAIL FROM", outcome)
+            if pipelined:  # the RCPTs and DATA were sent: their replies (503 most likely) say nothing more
+                for _ in rcpts:
+                    self._step("RCPT TO")
+                    self._accepted(await wire.read(), 250, 251)
+                await self._data_refused_or_empty()
+            return settled, []
+
+        accepted: list[str] = []
+        left: list[str] = []
+        for address, rcpt in zip(recipients, rcpts, strict=True):
+            self._step("RCPT TO")  # each RCPT has the whole timeout (RFC 5321 4.5.3.2), however many there are
+            if left and not pipelined:
+                left.append(address)  # the relay said "too many": the rest wait for the next transaction
+                continue
+            if not pipelined:
+                wire.send(rcpt)
+            reply = await wire.read()
+            if self._accepted(reply, 250, 251):
+                accepted.append(address)
+            elif accepted and is_too_many_recipients(reply):
+                left.append(address)
+            else:
+                settled[address] = RecipientReply(address, reply.code, reply.text, "RCPT TO", outcome_of(reply.code))
+        if not accepted:
+            if pipelined:
+                await self._data_refused_or_empty()
+            return settled, left
+
+        self._step("DATA", len(data) / SLOW_UPLOAD_BYTES_PER_SECOND)
+        if not pipelined:
+            wire.send(b"DATA\r\n")
+        reply = await wire.read()
+        if not self._accepted(reply, 354):  # 4xx/5xx: the relay would not take the message now, or at all
+            for address in accepted:
+                settled[address] = RecipientReply(address, reply.code, reply.text, "DATA", outcome_of(reply.code))
+            return settled, left
+        wire.send(data)
+        self._step("DATA", len(data) / SLOW_UPLOAD_BYTES_PER_SECOND)  # the upload and the final reply
+        reply = await wire.read()
+        delivered = self._accepted(reply, 250)
+        outcome = Outcome.DELIVERED if delivered else outcome_of(reply.code)
+        for address in accepted:
+            settled[address] = RecipientReply(address, reply.code, reply.text, "end of DATA", outcome)
+        return settled, left
+
+    async def _data_refused_or_empty(self) -> None:
+        """A pipelined DATA went out with no recipient accepted. RFC 2920 3.1: the server refuses it (503/554);
+        if it says 354 anyway, the data is a lone dot, and whatever it answers then means nothing."""
+        assert self.wire is not None
+        self._step("DATA")
+        reply = await self.wire.read()
+        if reply.code == 354:
+            self.wire.send(b".\r\n")
+            self._step("DATA")
+            self._accepted(await self.wire.read(), 250)
+        else:
+            self._accepted(reply)
+
+    def _accepted(self, reply: Reply, *success: int) -> bool:
+        """True for a success reply of the current step; False for a refusal (4xx, 5xx). 421 means the relay is
+        closing (RelayError); any other reply is one this command cannot have (a protocol violation)."""
+        if reply.code in success:
+            return True
+        if reply.code == SERVICE_CLOSING:
+            raise self._closing(reply)
+        if reply.code >= 400:
+            return False
+        raise self._violation(f"answered {self.stage} with {reply.line}")
+
+    # -- errors ---------------------------------------------------------------------------------------
+    def _closing(self, reply: Reply) -> RelayError:
+        return RelayError(
+            RelayFault.CLOSING,
+            f"{self.target.name} is not taking mail now: {reply.line} (at {self.stage})",
+            code=reply.code,
+            reply=reply.text,
+        )
+
+    def _refused(self, reply: Reply) -> RelayError:
+        """A setup step (HELO, STARTTLS, RSET) refused: the session cannot go on."""
+        if reply.code == SERVICE_CLOSING:
+            return self._closing(reply)
+        if reply.code < 400:
+            return self._violation(f"answered {self.stage} with {reply.line}")
+        fault = RelayFault.TLS if self.stage == "STARTTLS" else RelayFault.PROTOCOL
+        return RelayError(fault, f"{self.target.name} answered {self.stage} with {reply.line}", reply.code, reply.text)
+
+    def _violation(self, what: str) -> RelayError:
+        if self.wire is not None:
+            self.wire.abort()
+        return violation_error(self.target, self.stage, what)
+
+    # -- the wire -------------------------------------------------------------------------------------
     def _step(self, stage: str, extra: float = 0.0) -> None:
         self.stage = stage
         self.allowed = self.target.timeout + extra
         if self._deadline is not None:
             self._deadline.reschedule(asyncio.get_running_loop().time() + self.allowed)
 
-    async def _command(self, verb: bytes, arg: bytes, options: list[bytes]) -> aiosmtplib.SMTPResponse:
-        return await self.client.execute_command(verb, arg, *options, timeout=None)
-
-    async def _transaction(
-        self, sender: str, recipients: Sequence[str], raw: bytes, smtputf8: bool
-    ) -> list[RecipientReply]:
-        """MAIL, RCPT per recipient, DATA. Addresses were validated when queued, so they are sent as they are
-        (aiosmtplib's mail()/rcpt() would parse each one again with email.utils on every message)."""
-        client = self.client
-        options: list[bytes] = []
-        encoding = "ascii"
-        if smtputf8:
-            if not client.supports_extension("smtputf8"):
-                text = f"5.6.7 SMTPUTF8 is required, but was not offered by {self.target.name}"
-                return [RecipientReply(a, None, text, "MAIL FROM", Outcome.PERMANENT) for a in recipients]
-            options.append(b"SMTPUTF8")
-            encoding = "utf-8"
-        if not raw.isascii() and client.supports_extension("8bitmime"):
-            options.append(b"BODY=8BITMIME")
-
-        self._step("MAIL FROM")
-        response = await self._command(b"MAIL", b"FROM:<" + sender.encode(encoding) + b">", options)
-        if response.code != 250:
-            self._closing_check(response)
-            outcome = outcome_of(response.code)
-            if outcome is Outcome.DELIVERED:  # not 250, yet 2xx: nothing to build on; try again later
-                outcome = Outcome.TEMPORARY
-            return [RecipientReply(a, response.code, response.message, "MAIL FROM", outcome) for a in recipients]
-
-        replies: dict[str, RecipientReply] = {}
-        accepted: list[str] = []
-        for address in recipients:
-            self._step("RCPT TO")  # each RCPT has the whole timeout (RFC 5321 4.5.3.2), however many there are
-            response = await self._command(b"RCPT", b"TO:<" + address.encode(encoding) + b">", [])
-            if response.code in (250, 251):
-                accepted.append(address)
-                continue
-            self._closing_check(response)
-            outcome = outcome_of(response.code)
-            if outcome is Outcome.DELIVERED:  # an odd 2xx (252...): the server took the address
-                accepted.append(address)
-            else:
-                replies[address] = RecipientReply(address, response.code, response.message, "RCPT TO", outcome)
-        if not accepted:
-            return [replies[a] for a in recipients]
-
-        self._step("DATA", len(raw) / SLOW_UPLOAD_BYTES_PER_SECOND)
-        try:
-            response = await client.data(raw, timeout=None)
-        except aiosmtplib.SMTPDataError as exc:
-            self._closing_check(aiosmtplib.SMTPResponse(exc.code, exc.message))
-            for address in accepted:
-                replies[address] = RecipientReply(address, exc.code, exc.message, "DATA", outcome_of(exc.code))
-        else:
-            for address in accepted:
-                replies[address] = RecipientReply(
-                    address, response.code, response.message, "end of DATA", Outcome.DELIVERED
-                )
-        return [replies[a] for a in recipients]
-
-    def _closing_check(self, response: aiosmtplib.SMTPResponse) -> None:
-        if response.code == SERVICE_CLOSING:
-            raise RelayError(
-                RelayFault.CLOSING,
-                f"{self.target.name} is not taking mail now: {reply_line(response.code, response.message)} "
-                f"(at {self.stage})",
-                code=response.code,
-                reply=response.message,
-            )
+    async def _command(self, line: bytes) -> Reply:
+        assert self.wire is not None
+        self.wire.send(line + b"\r\n")
+        return await self.wire.read()
 
     # -- closing --------------------------------------------------------------------------------------
     def abort(self) -> None:
-        self.client.close()
+        if self.wire is not None:
+            self.wire.abort()
 
     async def close(self) -> None:
         """QUIT politely (briefly), then close."""
-        if self.client.is_connected:
+        wire = self.wire
+        if wire is not None and wire.is_open and wire.idle:
             try:
-                await self.client.quit(timeout=min(self.target.timeout, 5.0))
-            except (aiosmtplib.SMTPException, OSError) as exc:
+                async with asyncio.timeout(min(self.target.timeout, 5.0)):
+                    wire.send(b"QUIT\r\n")
+                    await wire.read()
+            except (TimeoutError, ProtocolViolation, Disconnected, OSError) as exc:
                 log.debug("QUIT to %s failed: %s", self.target.name, exc)
-        self.client.close()
+        self.abort()
 
 
 READ_SIZE = 16 * 1024  # bytes a socket read asks for: SMTP replies are a few lines
@@ -329,8 +547,16 @@ def small_reads(transport: asyncio.BaseTransport | None) -> None:
         transport.max_size = READ_SIZE  # type: ignore[attr-defined]
 
 
+def violation_error(target: RelayTarget, stage: str, what: str) -> RelayError:
+    return RelayError(
+        RelayFault.PROTOCOL,
+        f"{target.name} broke the SMTP dialogue at {stage}: {what}; the connection was dropped, "
+        "and nothing it said in it counts",
+    )
+
+
 def relay_error(exc: BaseException, target: RelayTarget, stage: str, allowed: float | None = None) -> RelayError:
-    """An aiosmtplib / ssl / socket failure, told in plain words and sorted by what it means."""
+    """A protocol / ssl / socket failure, told in plain words and sorted by what it means."""
     name = target.name
     cause = exc.__cause__
     if isinstance(exc, ssl.SSLError) or isinstance(cause, ssl.SSLError):
@@ -341,35 +567,24 @@ def relay_error(exc: BaseException, target: RelayTarget, stage: str, allowed: fl
         else:
             reason, hint = str(getattr(err, "reason", None) or err), ""
         return RelayError(RelayFault.TLS, f"TLS with {name} failed during {stage}: {reason}{hint}")
-    if isinstance(exc, aiosmtplib.SMTPConnectTimeoutError):
-        if isinstance(cause, aiosmtplib.SMTPTimeoutError):  # connected, but the 220 greeting never came
+    if isinstance(exc, TimeoutError):
+        if stage == "connecting":
+            return RelayError(RelayFault.TIMEOUT, f"{name} did not answer within {target.timeout:g} s (connecting)")
+        if stage == "greeting":  # connected, but the 220 greeting never came
             hint = "" if target.security == "tls" else SILENT_GREETING_HINT
             return RelayError(
                 RelayFault.TIMEOUT, f"{name} did not answer within {target.timeout:g} s (at the greeting){hint}"
             )
-        return RelayError(RelayFault.TIMEOUT, f"{name} did not answer within {target.timeout:g} s (connecting)")
-    if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
         seconds = f"{round(allowed if allowed is not None else target.timeout, 1):g}"
         return RelayError(RelayFault.TIMEOUT, f"{name} did not answer within {seconds} s (at {stage})")
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        line = reply_line(exc.code, exc.message)
-        if exc.code == SERVICE_CLOSING:
-            return RelayError(
-                RelayFault.CLOSING, f"{name} is not taking mail now: {line} (at {stage})", exc.code, exc.message
-            )
-        if isinstance(exc, aiosmtplib.SMTPConnectResponseError):
-            return RelayError(RelayFault.REFUSED, f"{name} refused the session: {line}", exc.code, exc.message)
-        return RelayError(RelayFault.PROTOCOL, f"{name} answered {stage} with {line}", exc.code, exc.message)
-    if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
+    if isinstance(exc, ProtocolViolation):
+        return violation_error(target, stage, str(exc))
+    if isinstance(exc, Disconnected):
         return RelayError(RelayFault.DROPPED, f"{name} closed the connection during {stage}")
-    if isinstance(exc, aiosmtplib.SMTPConnectError):
-        return RelayError(RelayFault.REFUSED, f"cannot connect to {name}: {_os_reason(cause or exc)}")
-    if isinstance(exc, ConnectionError):
+    if isinstance(exc, ConnectionError) and stage != "connecting":
         return RelayError(RelayFault.DROPPED, f"{name} closed the connection during {stage}: {exc}")
     if isinstance(exc, OSError):
         return RelayError(RelayFault.REFUSED, f"cannot connect to {name}: {_os_reason(exc)}")
-    if isinstance(exc, aiosmtplib.SMTPException):
-        return RelayError(RelayFault.PROTOCOL, f"{name} at {stage}: {exc}")
     return RelayError(RelayFault.PROTOCOL, f"{name} at {stage}: {type(exc).__name__}: {exc}")
 
 

@@ -14,6 +14,14 @@ from mailgui.queue import Queue
 from tests.smtpserver import SMTPTestServer, TLSFiles
 
 
+@pytest.fixture(params=[False, True], ids=["lockstep", "pipelining"])
+async def smtp_server(request: pytest.FixtureRequest) -> AsyncIterator[SMTPTestServer]:
+    """The plain test server, once without PIPELINING and once with it: every delivery test that uses it proves
+    the pipelined transaction gives the same outcomes as one command at a time."""
+    async with SMTPTestServer(pipelining=request.param) as server:
+        yield server
+
+
 @pytest.fixture
 def tls_files(smtp_tls: TLSFiles) -> TLSFiles:
     return smtp_tls

@@ -200,7 +200,7 @@ async def test_lifetime_over_gives_up_and_reports_failed(
     ("script", "stage"),
     [
         ("answer_mail", "MAIL FROM"),
-        ("answer_data", "DATA"),
+        ("answer_data", "end of DATA"),
     ],
 )
 async def test_permanent_refusal_of_the_whole_transaction_fails_every_recipient(

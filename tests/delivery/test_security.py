@@ -38,7 +38,7 @@ def test_every_tls_context_checks_the_certificate_and_the_host_name(security: st
         RelayTarget("127.0.0.1", 25, security),
         RelayTarget("127.0.0.1", 25, security, ca_file=str(tls_files.ca_file)),
     ):
-        for context in (tls_context(target), SmtpConnection(target).client.tls_context):
+        for context in (tls_context(target), SmtpConnection(target).tls_context):
             assert context is not None
             assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
 

@@ -179,7 +179,7 @@ async def test_reads_are_small_and_a_reply_longer_than_one_read_comes_whole(smtp
     conn = SmtpConnection(one_connection(smtp_server))
     await conn.open()
     try:
-        assert getattr(conn.client.transport, "max_size", None) == READ_SIZE
+        assert getattr(conn.wire and conn.wire.transport, "max_size", None) == READ_SIZE
         [reply] = await conn.deliver("ann@example.com", ["long@example.org"], b"Subject: s\r\n\r\nbody\r\n", False)
         assert reply.code == 550
         assert reply.text.count("x" * 380) == 100 and reply.text.endswith("the end")
