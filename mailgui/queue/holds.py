@@ -12,6 +12,7 @@ from mailgui.clock import Clock
 from mailgui.queue.connection import transaction
 from mailgui.queue.records import ClaimedMessage, NewReport, Status
 from mailgui.queue.rows import insert_report, message_lifetime
+from mailgui.queue.server_text import escape_surrogates
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class HoldStore:
                                    AND next_attempt_at < expires_at
                                  ORDER BY next_attempt_at, id LIMIT ?)
                    RETURNING id, next_attempt_at""",
-                (until, code, reason, now, until, limit),
+                (until, code, escape_surrogates(reason), now, until, limit),  # the reason may quote the relay's reply
             ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 

@@ -21,6 +21,7 @@ from mailgui.queue.records import (
     Status,
 )
 from mailgui.queue.rows import insert_report, message_lifetime
+from mailgui.queue.server_text import storable_attempt
 
 Recorded = tuple[AttemptOutcome | LeaseLostError | UnknownMessageError, int | None]
 
@@ -155,6 +156,7 @@ class WorkerSide:
         expire. The message ends ``sent`` if every recipient was delivered, ``bounced`` if none is pending
         and one failed or expired, else ``deferred``.
         """
+        attempt = storable_attempt(attempt)  # a server's words never make the write raise
         with self._tx() as c:
             return self._record_attempt(c, message_id, owner, attempt, retry_at, self.clock.now())
 
@@ -188,6 +190,8 @@ class WorkerSide:
         that keeps its senders fed pays one commit (one fsync) for both."""
         now = self.clock.now()
         out: list[Recorded] = []
+        # A server's words (replies, errors) as storable text: a reply that is not UTF-8 never makes the write raise.
+        items = [(message, storable_attempt(attempt), retry_at) for message, attempt, retry_at in items]
         with self._tx() as c:
             lifetime = message_lifetime(c) if items else 0.0
             held = record_held(c, owner, items, now)
