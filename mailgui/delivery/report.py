@@ -7,6 +7,7 @@ message's headers (``text/rfc822-headers``). Pure: no I/O; the worker queues wha
 
 from __future__ import annotations
 
+import dataclasses
 import quopri
 import secrets
 import textwrap
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, make_msgid
 
 from mailgui.delivery.classify import reply_line
+from mailgui.queue.server_text import escape_surrogates
 
 FAILED = "failed"
 DELAYED = "delayed"
@@ -184,6 +186,9 @@ def build_report(
         raise ValueError(f"action: {action!r} is not failed or delayed")
     if not recipients:
         raise ValueError("recipients: a report needs at least one recipient")
+    # A server's reply whose bytes were not UTF-8 comes with lone surrogates (surrogateescape): shown as \xNN,
+    # the way the queue stores it, so the report can be encoded at all.
+    recipients = [dataclasses.replace(r, reply=escape_surrogates(r.reply)) for r in recipients]
     utf8 = original.smtputf8 or not original.sender.isascii() or any(not r.address.isascii() for r in recipients)
     host = reporting_mta
     boundary = f"{original.queue_id}.{int(now)}.{secrets.token_hex(6)}/{host}"

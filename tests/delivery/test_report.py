@@ -157,6 +157,19 @@ def test_non_ascii_words_are_encoded_and_utf8_addresses_use_the_global_types() -
     assert "X-Mailgui-Sender: utf-8; jörg@exämple.com\r\n".encode() in intl.raw  # RFC 6533: UTF-8 as is
 
 
+def test_a_reply_whose_bytes_are_not_utf8_is_reported_with_those_bytes_escaped() -> None:
+    # A legacy server's Latin-1 550, as aiosmtplib hands it over (surrogateescape): lone surrogates.
+    reply = b"5.1.1 Benutzer unbekannt: M\xfcller".decode("utf-8", "surrogateescape")
+    refused = ReportRecipient("bob@example.org", "5.1.1", 550, reply, stage="RCPT TO", remote_mta="mx.example.de")
+    for smtputf8 in (False, True):
+        report = build_report("failed", original(smtputf8=smtputf8), [refused], reporting_mta="mx.test", now=NOW)
+        report.raw.decode("utf-8")  # valid UTF-8 throughout (7-bit unless the report is SMTPUTF8)
+        # (the stdlib reads no field blocks out of message/global-delivery-status: the SMTPUTF8 one is read raw)
+        assert b"Diagnostic-Code: smtp; 550 5.1.1 Benutzer unbekannt: M\\xfcller\r\n" in report.raw
+        parsed = parse_dsn(report.raw)
+        assert "said: 550 5.1.1 Benutzer unbekannt: M\\xfcller" in " ".join(parsed.human.split())
+
+
 def test_a_report_needs_a_recipient_and_a_known_action() -> None:
     with pytest.raises(ValueError, match="recipients"):
         build_report("failed", original(), [], reporting_mta="m", now=NOW)
