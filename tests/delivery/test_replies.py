@@ -1,0 +1,111 @@
+"""The reply parser (mailgui/delivery/replies.py): any bytes in, well-formed replies or a ProtocolViolation out,
+bounded memory, text that is always safe to store."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mailgui.delivery.replies import MAX_REPLY_BYTES, MAX_REPLY_LINES, ProtocolViolation, Reply, ReplyParser, safe_text
+
+UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
+
+codes = st.integers(2, 5).flatmap(
+    lambda a: st.integers(0, 5).flatmap(lambda b: st.integers(0, 9).map(lambda c: a * 100 + b * 10 + c))
+)
+line_texts = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=40).map(str.strip)
+
+
+@st.composite
+def replies(draw: st.DrawFn) -> tuple[int, list[str]]:
+    return draw(codes), draw(st.lists(line_texts, min_size=1, max_size=5))
+
+
+def wire(code: int, lines: list[str]) -> bytes:
+    out = b""
+    for i, text in enumerate(lines):
+        sep = b" " if i == len(lines) - 1 else b"-"
+        out += str(code).encode() + sep + text.encode() + b"\r\n"
+    return out
+
+
+def chunks(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    pieces, last = [], 0
+    for p in [*points, len(data)]:
+        pieces.append(data[last:p])
+        last = p
+    return pieces
+
+
+@given(st.lists(replies(), min_size=1, max_size=8), st.lists(st.integers(0, 10_000), max_size=20))
+def test_replies_split_anywhere_come_out_whole_and_in_order(sent: list[tuple[int, list[str]]], cuts: list[int]) -> None:
+    data = b"".join(wire(code, lines) for code, lines in sent)
+    parser = ReplyParser()
+    got: list[Reply] = []
+    for piece in chunks(data, cuts):
+        got += parser.feed(piece)
+    assert [(r.code, list(r.lines)) for r in got] == sent
+    assert not parser.pending
+
+
+@settings(max_examples=300)
+@given(st.lists(st.binary(max_size=300), max_size=30))
+def test_any_bytes_give_replies_or_a_violation_and_the_buffer_stays_bounded(pieces: list[bytes]) -> None:
+    parser = ReplyParser()
+    for piece in pieces:
+        try:
+            out = parser.feed(piece)
+        except ProtocolViolation:
+            return
+        for reply in out:
+            assert 200 <= reply.code < 600
+            assert not UNSAFE.search(reply.text.replace("\n", " "))  # the only control is the line join
+            reply.text.encode("utf-8")  # never a lone surrogate: SQLite and the GUI take it as it is
+        assert len(parser._buffer) <= MAX_REPLY_BYTES
+
+
+def test_a_reply_that_never_ends_is_a_violation_once_past_the_cap() -> None:
+    parser = ReplyParser()
+    fed = 0
+    with pytest.raises(ProtocolViolation, match="longer than 64 KiB"):
+        while fed < 10 * MAX_REPLY_BYTES:
+            parser.feed(b"250-" + b"x" * 1000 + b"\r\n")
+            fed += 1006
+    assert fed <= MAX_REPLY_BYTES + 1006
+    parser = ReplyParser()
+    with pytest.raises(ProtocolViolation):
+        for _ in range(100):
+            parser.feed(b"y" * 4096)  # one line, no end
+
+
+def test_more_lines_than_the_cap_is_a_violation() -> None:
+    parser = ReplyParser()
+    with pytest.raises(ProtocolViolation, match=f"more than {MAX_REPLY_LINES} lines"):
+        parser.feed(b"250-a\r\n" * (MAX_REPLY_LINES + 1))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"hello\r\n",  # not a reply line
+        b"25O ok\r\n",  # not digits
+        b"250ok\r\n",  # no separator
+        b"150 in progress\r\n",  # RFC 5321 has no 1yz
+        b"260 ok\r\n",  # second digit beyond 5
+        b"250-first\r\n550 second\r\n",  # the code changed mid-reply
+    ],
+)
+def test_malformed_replies_are_violations(data: bytes) -> None:
+    with pytest.raises(ProtocolViolation):
+        ReplyParser().feed(data)
+
+
+def test_reply_text_that_is_not_utf8_is_shown_escaped() -> None:
+    [reply] = ReplyParser().feed(b"550 5.1.1 Benutzer unbekannt: M\xfcller\x1b[31m\r\n")
+    assert reply.text == "5.1.1 Benutzer unbekannt: M\\xfcller\\x1b[31m"
+    assert safe_text("Grüße".encode()) == "Grüße"
+    assert ReplyParser().feed(b"250\r\n")[0] == Reply(250, "", ("",))  # a bare code is a reply too
