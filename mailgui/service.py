@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from mailgui.clock import Clock, SystemClock
 from mailgui.delivery import RelayTarget, Worker, WorkerEvent, local_relay_target, relay_from_settings
 from mailgui.errors import Error
+from mailgui.logsetup import configure_logging
 from mailgui.queue import Queue, Status
 from mailgui.settings import Settings
 
@@ -123,9 +124,6 @@ def _local_relay(queue_path: str | Path, port: int, clock: Clock) -> LocalRelay:
 
 def run_worker(db: Path, *, until_idle: bool = False) -> int:
     """``mailgui worker``: deliver until Ctrl+C / SIGTERM (or, ``until_idle``, until nothing is left to send)."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command log (the local relay)
 
     async def main() -> None:
         services = await start_services(db, until_idle=until_idle)
@@ -144,21 +142,18 @@ def run_worker(db: Path, *, until_idle: bool = False) -> int:
         summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in Status if counts.get(s, 0)) or "queue empty"
         print(f"mailgui worker stopped: {summary}", flush=True)
 
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        print("mailgui worker interrupted", file=sys.stderr)
-        return 130
+    with configure_logging():
+        try:
+            asyncio.run(main())
+        except KeyboardInterrupt:
+            print("mailgui worker interrupted", file=sys.stderr)
+            return 130
     return 0
 
 
 def run_local_relay(db: Path, *, port: int) -> int:
     """``mailgui local-relay``: serve the built-in relay on 127.0.0.1 until Ctrl+C or SIGTERM."""
     from mailgui.relay import LocalRelay
-
-    if not logging.getLogger().handlers:  # one line per message taken or refused; aiosmtpd's chatter only if bad
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        logging.getLogger("mail.log").setLevel(logging.WARNING)
 
     async def serve() -> None:
         relay = LocalRelay(db, port=port)
@@ -175,5 +170,6 @@ def run_local_relay(db: Path, *, port: int) -> int:
             await relay.stop()
         print("mailgui local relay stopped", flush=True)
 
-    asyncio.run(serve())
+    with configure_logging():  # one line per message taken or refused; aiosmtpd's chatter only if bad
+        asyncio.run(serve())
     return 0

@@ -22,6 +22,7 @@ from mailgui.gui.first_run import FirstRunDialog, needs_first_run, open_first_ru
 from mailgui.gui.main_window import MainWindow
 from mailgui.gui.tasks import TaskSet
 from mailgui.gui.worker_status import WorkerStatus
+from mailgui.logsetup import configure_logging
 from mailgui.queue import Queue
 
 log = logging.getLogger(__name__)
@@ -181,8 +182,6 @@ def run_gui(db: Path) -> int:
 
     from mailgui.gui.resources import icon, style_sheet
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
     app.setApplicationName("mailgui")
@@ -190,9 +189,10 @@ def run_gui(db: Path) -> int:
     app.setStyleSheet(style_sheet())
     # The main coroutine decides when the app ends (after the worker stopped), not the last window closing.
     app.setQuitOnLastWindowClosed(False)
-    try:
-        with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-            return runner.run(AppSession(db).run())
-    except Error as exc:
-        print(f"mailgui: {exc}", file=sys.stderr)
-        return 1
+    with configure_logging():
+        try:
+            with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+                return runner.run(AppSession(db).run())
+        except Error as exc:
+            print(f"mailgui: {exc}", file=sys.stderr)
+            return 1
