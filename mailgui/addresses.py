@@ -14,9 +14,15 @@ from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
-from mailgui.errors import InvalidEmailError, InvalidHeaderValueError
+from mailgui.errors import BadRequestError, InvalidEmailError, InvalidHeaderValueError
 
 _CRLF = re.compile(r"[\r\n]")
+# What no header value may carry besides CR and LF: the other C0 controls but tab, DEL, and lone surrogates
+# (not text at all: they are how Python keeps bytes that did not decode, from argv or a file name, PEP 383).
+_NOT_HEADER_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# Other text (a body) may hold any whitespace and controls (they travel quoted-printable), but not NUL
+# (RFC 2045 section 2.7 keeps it out of text) nor a lone surrogate.
+_NOT_TEXT = re.compile(r"[\x00\ud800-\udfff]")
 # email-validator refuses "localhost" as a special-use name; on a desktop it is the natural
 # domain of the built-in relay's mailbox, so it is checked through a stand-in domain instead.
 _LOCAL_DOMAINS = {"localhost"}
@@ -38,10 +44,45 @@ class Mailbox:
         return str(self.header())
 
 
-def refuse_line_breaks(value: str, field: str) -> None:
-    """Raise if a header value carries CR or LF (header injection)."""
+def _found(match: re.Match[str], *, in_text: bool = False) -> str:
+    """What the offending character is and where (positions count from 1, as a person reading the text does)."""
+    char = match.group()
+    at = f"(U+{ord(char):04X}) at position {match.start() + 1}"
+    if "\ud800" <= char <= "\udfff":
+        return f"contains a lone surrogate {at}, which is not valid text"
+    if in_text:
+        return f"contains a NUL character {at}, which is not allowed in text"
+    return f"contains a control character {at}"
+
+
+def header_text_problem(value: str, what: str = "") -> str | None:
+    """Why ``value`` cannot be a header value (after a field name and a colon), or None if it can.
+
+    The one rule for every header value (subject, display names, extra headers, file names, Content-IDs): no
+    line break (header injection), no other C0 control but tab, no DEL, no lone surrogate. ``what`` names the
+    part of the field the value is, when the field holds several ("file name 'a.txt'").
+    """
     if _CRLF.search(value):
-        raise InvalidHeaderValueError(f"{field}: line breaks (CR or LF) are not allowed in a header value")
+        return "line breaks (CR or LF) are not allowed in a header value" + (f" ({what})" if what else "")
+    found = _NOT_HEADER_TEXT.search(value)
+    if found is None:
+        return None
+    return f"{what} {_found(found)}" if what else _found(found)
+
+
+def check_header_text(value: str, field: str, what: str = "") -> None:
+    """Raise InvalidHeaderValueError naming ``field`` if ``value`` breaks :func:`header_text_problem`'s rule."""
+    problem = header_text_problem(value, what)
+    if problem is not None:
+        raise InvalidHeaderValueError(f"{field}: {problem}")
+
+
+def check_text(value: str, field: str) -> None:
+    """Raise BadRequestError naming ``field`` if text (a body, a command-line argument) holds NUL or a lone
+    surrogate; unlike a header value, it may hold line breaks and other controls."""
+    found = _NOT_TEXT.search(value)
+    if found is not None:
+        raise BadRequestError(f"{field}: {_found(found, in_text=True)}")
 
 
 @lru_cache(maxsize=4096)
@@ -64,6 +105,9 @@ def invalid_email_reason(addr: object, field: str = "address") -> str | None:
         return f"{field}: the address is empty"
     if _CRLF.search(addr):
         return f"{field}: line breaks (CR or LF) are not allowed in an address"
+    problem = header_text_problem(addr, repr(addr))
+    if problem is not None:
+        return f"{field}: {problem}"
     try:
         _validate(addr.strip())
     except EmailNotValidError as exc:
@@ -83,7 +127,7 @@ def check_email_valid(addr: object, field: str = "address") -> None:
 
 def parse_mailbox(text: str, field: str) -> Mailbox:
     """Parse one ``Name <addr>`` or bare address; raise InvalidEmailError naming the field."""
-    refuse_line_breaks(text, field)
+    check_header_text(text, field, repr(text))
     chunks = split_addresses(text)
     if len(chunks) != 1:
         raise InvalidEmailError(f"{field}: {text!r} must be exactly one address")
@@ -155,7 +199,7 @@ def parse_address_list(value: str | Iterable[str] | None, field: str) -> list[Ma
     for item in items:
         if not isinstance(item, str):
             raise InvalidEmailError(f"{field}: expected a string address, got {type(item).__name__}")
-        refuse_line_breaks(item, field)
+        check_header_text(item, field, repr(item))
         mailboxes.extend(_parse_one(chunk, field) for chunk in split_addresses(item))
     return mailboxes
 

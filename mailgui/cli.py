@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from mailgui import mail
-from mailgui.addresses import normalize_sender_pattern, refuse_line_breaks
+from mailgui.addresses import check_header_text, normalize_sender_pattern
 from mailgui.errors import Error
 from mailgui.message import Attachment
 from mailgui.paths import default_db_path
@@ -144,7 +144,7 @@ def _read_bytes(path: Path, field: str) -> bytes:
 def _send(queue_path: Path, a: argparse.Namespace) -> int:
     headers = []
     for h in a.header:
-        refuse_line_breaks(h, "header")  # before the strip below could hide a trailing one
+        check_header_text(h, "header")  # before the strip below could hide a trailing line break
         name, sep, value = h.partition(":")
         if not sep:
             raise Error(f"header: {h!r} must be written NAME:VALUE")

@@ -11,19 +11,22 @@ import codecs
 import mimetypes
 import quopri
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy as email_policy
+from email.errors import HeaderParseError
 from email.message import EmailMessage as MimeMessage
 from email.message import Message
 from email.utils import format_datetime, make_msgid
 
 from mailgui import mime
-from mailgui.addresses import Mailbox, parse_address_list, parse_mailbox, refuse_line_breaks
+from mailgui.addresses import Mailbox, check_header_text, check_text, parse_address_list, parse_mailbox
 from mailgui.errors import (
     InvalidAttachmentTypeError,
     InvalidHeaderNameError,
+    InvalidHeaderValueError,
     MissingBodyError,
     MissingRecipientsError,
     MissingSenderError,
@@ -111,14 +114,57 @@ def check_header_name(name: str) -> str:
     return canonical
 
 
-def check_attachment_name(filename: str) -> None:
+# Marks that change the order a name is shown in: "invoice\u202efdp.exe" shows as "invoiceexe.pdf".
+_BIDI_MARKS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Windows drops trailing dots and spaces when it saves a file ("a.exe." is saved as "a.exe"); any trailing
+# whitespace goes, so the type checked is the type the reader's system sees.
+_TRAILING = re.compile(r"[\s.]+\Z")
+
+
+def attachment_name(filename: str) -> str:
+    """The name an attachment goes out under (NFC, no trailing dots or whitespace), or raise.
+
+    The blocked-type check reads the normalized name, so trailing dots or spaces cannot hide a type.
+    """
     if not isinstance(filename, str) or not filename.strip():
         raise InvalidAttachmentTypeError("attachments: every attachment needs a file name")
-    refuse_line_breaks(filename, "attachments")
-    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    check_header_text(filename, "attachments", f"file name {filename!r}")
+    mark = _BIDI_MARKS.search(filename)
+    if mark is not None:
+        raise InvalidAttachmentTypeError(
+            f"attachments: file name {filename!r} contains a bidirectional control character "
+            f"(U+{ord(mark.group()):04X}) at position {mark.start() + 1}, which can disguise the file's type"
+        )
+    name = _TRAILING.sub("", unicodedata.normalize("NFC", filename).strip())
+    if not name:
+        raise InvalidAttachmentTypeError("attachments: every attachment needs a file name")
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if ext in BLOCKED_EXTENSIONS:
         raise InvalidAttachmentTypeError(
             f"attachments: {filename!r} is blocked: .{ext} files can carry executable code"
+        )
+    return name
+
+
+# A Content-ID is a msg-id (RFC 2392, RFC 5322 section 3.6.4): dot-atom text, or a domain literal after the @.
+# The @ is not required: App Engine's own examples write content_id="<image>". Long ones would break the
+# 998-character line limit (a msg-id cannot be folded).
+_CONTENT_ID = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.@\[\]]{1,900}")
+
+
+def check_content_id(content_id: object, filename: str) -> None:
+    """Raise InvalidHeaderValueError naming the attachment unless ``content_id`` is a msg-id (brackets optional)."""
+    if content_id is None or content_id == "":
+        return
+    what = f"the content_id of {filename!r}"
+    if not isinstance(content_id, str):
+        raise InvalidHeaderValueError(f"attachments: {what} must be a string, not {type(content_id).__name__}")
+    check_header_text(content_id, "attachments", what)
+    inner = content_id[1:-1] if content_id.startswith("<") and content_id.endswith(">") else content_id
+    if not _CONTENT_ID.fullmatch(inner):
+        raise InvalidHeaderValueError(
+            f"attachments: {what} is not a valid Content-ID: {content_id!r} must be like <part1@example.com>, "
+            "ASCII letters, digits and !#$%&'*+-/=?^_`{|}~.@ only, no spaces, up to 900 characters"
         )
 
 
@@ -177,12 +223,10 @@ class Attachment:
     content_id: str | None = None
 
     def __init__(self, filename: str, payload: bytes | str, content_id: str | None = None):
-        check_attachment_name(filename)
-        if content_id is not None:
-            refuse_line_breaks(content_id, "attachments")
+        name = attachment_name(filename)
+        check_content_id(content_id, name)
         data = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
-        # Surrounding spaces are dropped: readers strip them from the parameter anyway.
-        object.__setattr__(self, "filename", filename.strip())
+        object.__setattr__(self, "filename", name)
         object.__setattr__(self, "payload", data)
         object.__setattr__(self, "content_id", content_id)
 
@@ -231,7 +275,7 @@ def to_headers(value: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> l
         canonical = check_header_name(name)
         if not isinstance(val, str):
             raise InvalidHeaderNameError(f"headers: the value of {canonical} must be a string")
-        refuse_line_breaks(val, f"headers[{canonical}]")
+        check_header_text(val, f"headers[{canonical}]")
         result.append((canonical, val))
     return result
 
@@ -277,9 +321,14 @@ def build_message(fields: MessageFields, *, now: float, message_id: str | None =
         raise MissingSubjectError("subject: a subject is required")
     if not isinstance(fields.subject, str):
         raise MissingSubjectError(f"subject: expected a string, got {type(fields.subject).__name__}")
-    refuse_line_breaks(fields.subject, "subject")
+    check_header_text(fields.subject, "subject")
     if fields.body is None and fields.html is None:
         raise MissingBodyError("body: a plain-text or HTML body is required")
+    body = None if fields.body is None else _text(fields.body)
+    html = None if fields.html is None else _text(fields.html)
+    for name, text in (("body", body), ("html", html)):
+        if text is not None:
+            check_text(text, name)
     attachments = to_attachments(fields.attachments)
     headers = to_headers(fields.headers)
 
@@ -287,7 +336,7 @@ def build_message(fields: MessageFields, *, now: float, message_id: str | None =
     smtputf8 = any(m.smtputf8 for m in everyone)
     if message_id is None:
         message_id = make_msgid(domain=_ascii_domain(sender.address))
-    refuse_line_breaks(message_id, "message_id")
+    check_header_text(message_id, "message_id")
 
     head = [mime.address_list("From", [(sender.name, sender.address)])]
     for name, group in (("To", to), ("Cc", cc), ("Reply-To", reply_to)):
@@ -296,9 +345,9 @@ def build_message(fields: MessageFields, *, now: float, message_id: str | None =
     head.append(mime.unstructured("Subject", fields.subject))
     head.append(f"Date: {format_datetime(datetime.fromtimestamp(now, UTC))}\r\n")
     head.append(f"Message-ID: {message_id}\r\n")
-    head.extend(mime.structured(name, value, smtputf8) for name, value in headers)
+    head.extend(_extra_header(name, value, smtputf8) for name, value in headers)
     head.append("MIME-Version: 1.0\r\n")
-    content_head, content = _content(fields.body, fields.html, attachments)
+    content_head, content = _content(body, html, attachments)
     head.append(content_head)
 
     recipients: list[tuple[str, str]] = []
@@ -318,6 +367,16 @@ def build_message(fields: MessageFields, *, now: float, message_id: str | None =
     )
 
 
+def _extra_header(name: str, value: str, smtputf8: bool) -> str:
+    try:
+        return mime.structured(name, value, smtputf8)
+    except (HeaderParseError, IndexError, AttributeError) as exc:
+        # The stdlib's header parser fails on some malformed addresses with IndexError ("a@" as a Resent-To)
+        # or AttributeError (":;\x80", a group where it expects a mailbox) where it means HeaderParseError
+        # (the family of python/cpython#76359); either way the value is not a header of that kind.
+        raise InvalidHeaderValueError(f"headers[{name}]: {value!r} cannot be read as a {name} header") from exc
+
+
 def _ascii_domain(address: str) -> str:
     domain = address.rpartition("@")[2]
     try:
@@ -326,14 +385,12 @@ def _ascii_domain(address: str) -> str:
         return "mailgui.invalid"
 
 
-def _content(
-    body: str | EncodedPayload | None, html: str | EncodedPayload | None, attachments: list[Attachment]
-) -> tuple[str, bytes]:
+def _content(body: str | None, html: str | None, attachments: list[Attachment]) -> tuple[str, bytes]:
     texts = []
     if body is not None:
-        texts.append(mime.text_part("plain", _text(body)))
+        texts.append(mime.text_part("plain", body))
     if html is not None:
-        texts.append(mime.text_part("html", _text(html)))
+        texts.append(mime.text_part("html", html))
     main = texts[0] if len(texts) == 1 else mime.multipart("alternative", texts)
     if not attachments:
         return main

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import email
+import re
+import unicodedata
+import urllib.parse
 from email import policy
 from email.message import EmailMessage as MimeMessage
 
@@ -12,6 +16,7 @@ from hypothesis import strategies as st
 
 from mailgui.errors import (
     BadRequestError,
+    Error,
     InvalidAttachmentTypeError,
     InvalidEmailError,
     InvalidHeaderNameError,
@@ -25,6 +30,7 @@ from mailgui.errors import (
     UnknownEncodingError,
 )
 from mailgui.message import (
+    ALLOWED_HEADERS,
     BLOCKED_EXTENSIONS,
     Attachment,
     EncodedPayload,
@@ -35,6 +41,8 @@ from mailgui.message import (
 )
 
 NOW = 1_800_000_000.0
+# Marks that reorder how a name is shown: "invoice\u202efdp.exe" reads as "invoiceexe.pdf".
+BIDI_MARKS = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c"
 
 
 def build(**kw: object) -> OutgoingMessage:
@@ -384,12 +392,14 @@ def test_fields_read_back_from_a_built_message() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    name=st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=120).filter(str.strip),
+    name=st.text(
+        st.characters(exclude_categories=("Cs", "Cc"), exclude_characters=BIDI_MARKS), min_size=1, max_size=120
+    ).filter(str.strip),
     payload=st.binary(max_size=2000),
     inline=st.booleans(),
 )
 def test_random_attachment_names_and_payloads_round_trip(name: str, payload: bytes, inline: bool) -> None:
-    filename = name.strip() + ".bin"
+    filename = unicodedata.normalize("NFC", name.strip() + ".bin")  # the name that goes out is NFC
     out = build(attachments=[Attachment(filename, payload, content_id="<c1@example.com>" if inline else None)])
     assert all(len(line) <= 998 for line in out.raw.split(b"\r\n"))
     (part,) = parse(out.raw).iter_attachments()
@@ -397,3 +407,274 @@ def test_random_attachment_names_and_payloads_round_trip(name: str, payload: byt
     assert part.get_payload(decode=True) == payload
     assert Attachment(f"  {filename} ", b"").filename == filename
     assert part.get_content_disposition() == ("inline" if inline else "attachment")
+
+
+# -- control characters, lone surrogates and disguised attachment names (issue 14) ---------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"subject": "Hi\x00there"}, "subject: contains a control character (U+0000) at position 3"),
+        ({"subject": "\x0bvertical"}, "subject: contains a control character (U+000B) at position 1"),
+        ({"subject": "bell\x07"}, "subject: contains a control character (U+0007) at position 5"),
+        ({"subject": "del\x7f"}, "subject: contains a control character (U+007F) at position 4"),
+        (
+            {"sender": "Ann\x0c <ann@example.com>"},
+            "sender: 'Ann\\x0c <ann@example.com>' contains a control character (U+000C) at position 4",
+        ),
+        (
+            {"to": ["bob@example.org", "Zoë\x1b <z@example.org>"]},
+            "to: 'Zoë\\x1b <z@example.org>' contains a control character (U+001B) at position 4",
+        ),
+        (
+            {"reply_to": '"R\x00" <r@example.org>'},
+            "reply_to: '\"R\\x00\" <r@example.org>' contains a control character (U+0000) at position 3",
+        ),
+        (
+            {"headers": {"List-Id": "Team\x00 <team.example.com>"}},
+            "headers[List-Id]: contains a control character (U+0000) at position 5",
+        ),
+        (
+            {"headers": {"In-Reply-To": "<a\x0b@example.com>"}},
+            "headers[In-Reply-To]: contains a control character (U+000B) at position 3",
+        ),
+        (
+            {"attachments": [("a\x00.txt", b"x")]},
+            "attachments: file name 'a\\x00.txt' contains a control character (U+0000) at position 2",
+        ),
+    ],
+)
+def test_control_characters_in_any_header_value_are_refused_naming_the_field_and_position(
+    fields: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InvalidHeaderValueError) as refused:
+        build(**fields)
+    assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"subject": "caf\udcff"},
+            "subject: contains a lone surrogate (U+DCFF) at position 4, which is not valid text",
+        ),
+        (
+            {"sender": "\ud800 <ann@example.com>"},
+            "sender: '\\ud800 <ann@example.com>' contains a lone surrogate (U+D800) at position 1, "
+            "which is not valid text",
+        ),
+        (
+            {"headers": {"References": "<a@b\udfff>"}},
+            "headers[References]: contains a lone surrogate (U+DFFF) at position 5, which is not valid text",
+        ),
+        (
+            {"attachments": [("\udcffreport.pdf", b"x")]},
+            "attachments: file name '\\udcffreport.pdf' contains a lone surrogate (U+DCFF) at position 1, "
+            "which is not valid text",
+        ),
+    ],
+)
+def test_lone_surrogates_in_header_values_are_refused_not_sent_as_invalid_utf8(
+    fields: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InvalidHeaderValueError) as refused:
+        build(**fields)
+    assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"body": "a\x00b"}, "body: contains a NUL character (U+0000) at position 2, which is not allowed in text"),
+        ({"html": "<p>\udcff</p>"}, "html: contains a lone surrogate (U+DCFF) at position 4, which is not valid text"),
+        (
+            {"body": EncodedPayload(b"SGk\x3d", "utf-8", "base64"), "html": "\x00"},
+            "html: contains a NUL character (U+0000) at position 1, which is not allowed in text",
+        ),
+        (
+            {"body": EncodedPayload(b"a=00b", "utf-8", "quoted-printable")},
+            "body: contains a NUL character (U+0000) at position 2, which is not allowed in text",
+        ),
+    ],
+)
+def test_a_body_with_nul_or_a_lone_surrogate_is_refused(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(BadRequestError) as refused:
+        build(**fields)
+    assert str(refused.value) == message
+
+
+def test_a_body_keeps_tabs_form_feeds_and_other_whitespace() -> None:
+    body = "col\tcol\fpage two\x0bline\n"
+    msg = parse(build(body=body).raw)
+    assert plain_body(msg) == body
+
+
+@pytest.mark.parametrize(
+    "content_id",
+    ["<é@example.com>", "<a b@example.com>", "<a\x00@example.com>", "<>", "<a>b>", "<a\udcff>", "<a", " <a> ", 7],
+)
+def test_a_content_id_that_is_not_an_ascii_msg_id_is_refused_naming_the_attachment(content_id: object) -> None:
+    with pytest.raises(InvalidHeaderValueError, match=r"^attachments: the content_id of 'logo\.png' "):
+        Attachment("logo.png", b"x", content_id=content_id)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("content_id", "header"),
+    [
+        ("logo", "<logo>"),  # bare, as App Engine's examples write it: brackets are added
+        ("<image>", "<image>"),  # App Engine's own example: no @ needed
+        ("<part1.06090408.01060107@example.com>", "<part1.06090408.01060107@example.com>"),
+    ],
+)
+def test_an_ascii_content_id_goes_out_in_angle_brackets(content_id: str, header: str) -> None:
+    out = build(attachments=[Attachment("logo.png", b"x", content_id=content_id)])
+    (part,) = parse(out.raw).iter_attachments()
+    assert part["Content-ID"] == header
+
+
+@pytest.mark.parametrize(
+    ("name", "ext"),
+    [
+        ("a.exe ", "exe"),
+        ("a.exe.", "exe"),
+        ("a.js.", "js"),
+        ("a.exe\t", "exe"),
+        ("report.pdf.EXE . . ", "exe"),
+        ("a.bat\u3000", "bat"),
+    ],
+)
+def test_blocked_types_are_refused_whatever_dots_spaces_or_tabs_trail_the_name(name: str, ext: str) -> None:
+    with pytest.raises(InvalidAttachmentTypeError, match=rf"^attachments: .* is blocked: \.{ext} files"):
+        Attachment(name, b"MZ")
+    with pytest.raises(InvalidAttachmentTypeError):
+        build(attachments=[(name, b"MZ")])
+
+
+def test_the_normalized_attachment_name_is_what_goes_out() -> None:
+    decomposed = "cafe\u0301 notes.txt. "
+    att = Attachment(decomposed, b"x")
+    assert att.filename == "caf\u00e9 notes.txt"
+    (part,) = parse(build(attachments=[att]).raw).iter_attachments()
+    assert part.get_filename() == "caf\u00e9 notes.txt"
+    with pytest.raises(InvalidAttachmentTypeError, match=r"^attachments: every attachment needs a file name"):
+        Attachment(". . .", b"x")
+
+
+@pytest.mark.parametrize("mark", list(BIDI_MARKS))
+def test_bidirectional_marks_in_an_attachment_name_are_refused(mark: str) -> None:
+    name = f"invoice{mark}fdp.txt"
+    message = (
+        f"attachments: file name {name!r} contains a bidirectional control character (U+{ord(mark):04X}) "
+        "at position 8, which can disguise the file's type"
+    )
+    with pytest.raises(InvalidAttachmentTypeError) as refused:
+        Attachment(name, b"x")
+    assert str(refused.value) == message
+
+
+# Any character at all, with the troublesome ones made likely: controls, DEL, lone surrogates, line breaks,
+# bidirectional marks, and the characters that mean something in a header.
+ANY_CHAR = st.one_of(
+    st.characters(exclude_categories=()),
+    st.sampled_from(list('\x00\t\x0b\x0c\x1b\x7f\r\n\udcff\ud800\u202e\u200f\u0301 .<>@"\\=?;')),
+)
+ANY_TEXT = st.text(ANY_CHAR, max_size=40)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # C0 but tab, and DEL
+_ENCODED_WORD = re.compile(r"=\?utf-8\?b\?([A-Za-z0-9+/=]*)\?=", re.IGNORECASE)
+_RFC2231_PIECE = re.compile(r"(\w+)\*(\d+)\*=(?:utf-8'')?([^;\s]*)")
+
+
+def check_header_text(text: str, where: str) -> None:
+    assert not _CONTROL.search(text), (where, text)
+    assert not re.search(r"[\ud800-\udfff]", text), (where, text)
+
+
+def check_headers_are_clean(raw: bytes, smtputf8: bool) -> None:
+    """The invariant: every header a reader sees (raw, RFC 2047 words, RFC 2231 parameters) is valid UTF-8 (ASCII
+    unless SMTPUTF8) with no C0 control but tab and no DEL; text parts decode as UTF-8 with no NUL."""
+    text = raw.decode("utf-8" if smtputf8 else "ascii")  # strict: raises on invalid UTF-8
+    msg = email.message_from_string(text, _class=MimeMessage, policy=policy.compat32)
+    for part in msg.walk():
+        for name, value in part.raw_items():
+            check_header_text(str(value).replace("\r\n", ""), name)
+            for word in _ENCODED_WORD.findall(str(value)):
+                check_header_text(base64.b64decode(word).decode("utf-8"), name)
+            pieces: dict[str, list[tuple[int, str]]] = {}
+            for param, index, piece in _RFC2231_PIECE.findall(str(value)):
+                pieces.setdefault(param, []).append((int(index), piece))
+            for param, parts in pieces.items():
+                joined = "".join(p for _, p in sorted(parts))
+                check_header_text(urllib.parse.unquote_to_bytes(joined).decode("utf-8"), f"{name}; {param}")
+        if part.get_content_maintype() == "text":
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            assert "\x00" not in payload.decode("utf-8")
+
+
+PLACES = ["subject", "sender", "to", "reply_to", "body", "html", "attachment", "content_id", *sorted(ALLOWED_HEADERS)]
+
+
+def place(where: str, text: str) -> tuple[dict[str, object], str]:
+    """Fields with ``text`` in one place, and the field name an error about it must start with."""
+    quoted = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if where in ("subject", "body", "html"):
+        return {where: text}, where
+    if where in ("sender", "to", "reply_to"):
+        return {where: f"{quoted} <{where.replace('_', '')}@example.com>"}, where
+    if where == "attachment":
+        return {"attachments": [(text, b"x")]}, "attachments"
+    if where == "content_id":
+        return {"attachments": [("a.png", b"x", text)]}, "attachments"
+    return {"headers": {where: text}}, f"headers[{ALLOWED_HEADERS[where]}]"
+
+
+@settings(max_examples=400, deadline=None)
+@given(where=st.sampled_from(PLACES), text=ANY_TEXT)
+def test_any_text_in_any_field_is_refused_naming_the_field_or_goes_out_clean(where: str, text: str) -> None:
+    fields, field = place(where, text)
+    try:
+        out = build(**fields)
+    except Error as refused:
+        assert str(refused).startswith(f"{field}: "), (field, str(refused))
+    else:
+        check_headers_are_clean(out.raw, out.smtputf8)
+
+
+CLEAN_STEM = st.text(st.characters(exclude_categories=("Cs", "Cc", "Cf")), max_size=20)
+TRAILER = st.text(st.sampled_from([".", " ", "\t", "\xa0", "\u3000"]), min_size=1, max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(stem=CLEAN_STEM, ext=st.sampled_from(sorted(BLOCKED_EXTENSIONS)), upper=st.booleans(), tail=TRAILER)
+def test_a_blocked_extension_with_any_run_of_trailing_dots_and_spaces_is_always_refused(
+    stem: str, ext: str, upper: bool, tail: str
+) -> None:
+    name = f"{stem}.{ext.upper() if upper else ext}{tail}"
+    with pytest.raises(InvalidAttachmentTypeError, match=rf"^attachments: .* is blocked: \.{ext} files"):
+        Attachment(name, b"MZ")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.one_of(
+        ANY_TEXT, st.builds("{}.{}{}".format, ANY_TEXT, st.sampled_from(sorted(BLOCKED_EXTENSIONS)), ANY_TEXT)
+    )
+)
+def test_an_accepted_attachment_name_is_the_normalized_name_and_its_type_is_not_blocked(name: str) -> None:
+    try:
+        att = Attachment(name, b"x")
+    except Error as refused:
+        assert str(refused).startswith("attachments: ")
+        return
+    out = att.filename
+    assert out == unicodedata.normalize("NFC", out)
+    assert out and out == out.strip() and not out.endswith(".")
+    assert not any(mark in out for mark in BIDI_MARKS)
+    check_header_text(out, "filename")
+    assert (out.rsplit(".", 1)[1].lower() if "." in out else "") not in BLOCKED_EXTENSIONS
+    (part,) = parse(build(attachments=[att]).raw).iter_attachments()
+    # The stdlib unquotes a parameter twice (in get_param, then in get_filename, which also strips), so a name
+    # that is itself in quotes or angle brackets ('"a"', '<a>') reads back without them; what is written is right.
+    assert part.get_filename() == email.utils.unquote(out).strip()

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from mailgui.errors import InvalidAttachmentTypeError, InvalidHeaderValueError
 from mailgui.gui.resources import icon
-from mailgui.message import check_attachment_name
+from mailgui.message import attachment_name
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class AttachmentList(QWidget):
 
     def add(self, filename: str, data: bytes, *, show: bool = True) -> str | None:
         try:
-            check_attachment_name(filename)
+            filename = attachment_name(filename)  # the name it goes out under
         except (InvalidAttachmentTypeError, InvalidHeaderValueError) as exc:
             reason: str | None = str(exc)
         else:
