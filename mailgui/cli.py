@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from mailgui import mail
-from mailgui.addresses import check_header_text, normalize_sender_pattern
+from mailgui.addresses import check_header_text, check_text, normalize_sender_pattern
 from mailgui.errors import Error
 from mailgui.message import Attachment
 from mailgui.paths import default_db_path
@@ -180,8 +180,21 @@ def _table(rows: list[MessageSummary]) -> str:
     return "\n".join(lines)
 
 
+def _refuse_undecodable(a: argparse.Namespace) -> None:
+    """Name the option whose text did not decode, before anything stores or prints it.
+
+    Bytes on the command line that are not text in the locale's encoding reach Python as lone surrogates
+    (PEP 383). Paths may hold them (a file name can be any bytes); text options cannot.
+    """
+    for name, value in vars(a).items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                check_text(item, name)
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     a = _parser().parse_args(argv)
+    _refuse_undecodable(a)
     db = a.db or default_db_path()
     if a.command is None:
         from mailgui.gui.app import run_gui

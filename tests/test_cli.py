@@ -273,6 +273,53 @@ def test_send_refuses_a_blocked_attachment_and_a_body_that_is_not_utf8(db: Path,
     assert rows(db) == []
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("send", "--from", "ann@example.com", "--to", "b@example.org", "--subject", "caf\udcff", "--body", "b"),
+         "mailgui: subject: contains a lone surrogate (U+DCFF) at position 4, which is not valid text"),
+        (("send", "--from", "Ann\udcff <ann@example.com>", "--to", "b@example.org", "--subject", "s", "--body", "b"),
+         "mailgui: sender: contains a lone surrogate (U+DCFF) at position 4"),
+        (("send", "--from", "ann@example.com", "--to", "b@example.org", "--subject", "s", "--body", "\udcff"),
+         "mailgui: body: contains a lone surrogate (U+DCFF) at position 1"),
+        (("send", "--from", "ann@example.com", "--to", "b@example.org", "--cc", "\udce9@example.org", "--subject",
+          "s", "--body", "b"), "mailgui: cc: contains a lone surrogate (U+DCE9) at position 1"),
+        (("send", "--from", "ann@example.com", "--to", "b@example.org", "--subject", "s", "--body", "b", "--header",
+          "List-Id: \udcff"), "mailgui: header: contains a lone surrogate (U+DCFF) at position 10"),
+        (("queue", "--search", "caf\udce9"), "mailgui: search: contains a lone surrogate (U+DCE9) at position 4"),
+        (("config", "set", "relay.host", "h\udcff"), "mailgui: value: contains a lone surrogate (U+DCFF)"),
+        (("senders", "add", "@ex\udcffample.com"), "mailgui: pattern: contains a lone surrogate (U+DCFF)"),
+    ],
+)  # fmt: skip
+def test_bytes_that_are_not_text_in_any_argument_are_one_line_naming_it(
+    db: Path, args: tuple[str, ...], message: str
+) -> None:
+    # subprocess passes each argument through os.fsencode, so "\udcff" reaches mailgui as the byte 0xff.
+    user_error(run(db, *args), message)
+    assert rows(db) == []
+
+
+def test_control_characters_and_disguised_attachments_are_refused_in_one_line(db: Path, tmp_path: Path) -> None:
+    base = ("send", "--from", "ann@example.com", "--to", "b@example.org")
+    user_error(
+        run(db, *base, "--subject", "a\x0bb", "--body", "b"),
+        "mailgui: subject: contains a control character (U+000B) at position 2",
+    )
+    trailing = tmp_path / "setup.exe."
+    trailing.write_bytes(b"MZ")
+    user_error(
+        run(db, *base, "--subject", "s", "--body", "b", "--attach", str(trailing)),
+        "mailgui: attachments: 'setup.exe.' is blocked: .exe files can carry executable code",
+    )
+    undecodable = tmp_path / os.fsdecode(b"r\xe9sum\xe9.pdf")  # a Latin-1 name: a file may have it, mail may not
+    undecodable.write_bytes(b"%PDF")
+    user_error(
+        run(db, *base, "--subject", "s", "--body", "b", "--attach", str(undecodable)),
+        "mailgui: attachments: file name 'r\\udce9sum\\udce9.pdf' contains a lone surrogate (U+DCE9) at position 2",
+    )
+    assert rows(db) == []
+
+
 def test_an_unusable_queue_file_is_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
