@@ -130,6 +130,39 @@ def test_an_error_from_the_mail_api_is_shown_next_to_the_field_it_names(window: 
     assert window.error_bar.isVisible()
 
 
+def test_a_control_character_in_the_subject_is_refused_beside_it_and_nothing_is_sent(
+    window: ComposeWindow, authorized: Queue
+) -> None:
+    fill(window, subject="Hi\x00there")
+    assert window.send() is None
+    assert window.isVisible()
+    label = window.error_label("subject")
+    assert label.isVisible()
+    assert label.text() == "subject: contains a control character (U+0000) at position 3"
+    assert authorized.count_messages() == 0
+
+
+def test_a_nul_in_the_body_is_refused_beside_it_and_nothing_is_sent(window: ComposeWindow, authorized: Queue) -> None:
+    fill(window, body="line one\nline\x00two")
+    assert window.send() is None
+    label = window.error_label("body")
+    assert label.isVisible()
+    assert label.text() == "body: contains a NUL character (U+0000) at position 14, which is not allowed in text"
+    assert authorized.count_messages() == 0
+
+
+def test_an_attachment_name_with_trailing_dots_is_checked_and_listed_as_it_goes_out(
+    window: ComposeWindow, tmp_path: Path
+) -> None:
+    hidden = tmp_path / "setup.exe."
+    hidden.write_bytes(b"MZ")
+    plain = tmp_path / "notes.txt."
+    plain.write_bytes(b"x")
+    refused = window.attachments.add_paths([hidden, plain])
+    assert refused == ["attachments: 'setup.exe.' is blocked: .exe files can carry executable code"]
+    assert [name for name, _ in window.attachments.items] == ["notes.txt"]
+
+
 def test_empty_subject_asks_first_naming_the_field_then_sends_if_confirmed(
     window: ComposeWindow, authorized: Queue, qtbot: QtBot
 ) -> None:
