@@ -13,8 +13,8 @@ from typing import NoReturn
 
 from mailgui import mail
 from mailgui.addresses import check_header_text, check_text, normalize_sender_pattern
+from mailgui.attachments import Attachment
 from mailgui.errors import Error
-from mailgui.message import Attachment
 from mailgui.paths import default_db_path
 from mailgui.queue import MessageDetail, MessageSummary, Queue, Status
 from mailgui.settings import SECRET_KEYS, Settings, set_password

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mailgui.addresses import check_email_valid, invalid_email_reason, is_email_valid
+from mailgui.attachments import Attachment, to_attachments
 from mailgui.clock import Clock, SystemClock
 from mailgui.errors import (
     BadRequestError,
@@ -31,13 +32,11 @@ from mailgui.errors import (
     UnknownEncodingError,
 )
 from mailgui.message import (
-    Attachment,
     EncodedPayload,
     MessageFields,
     OutgoingMessage,
     build_message,
     fields_from_mime,
-    to_attachments,
     to_headers,
 )
 from mailgui.paths import default_db_path

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mailgui.attachments import BLOCKED_EXTENSIONS, Attachment
 from mailgui.errors import (
     BadRequestError,
     Error,
@@ -31,8 +32,6 @@ from mailgui.errors import (
 )
 from mailgui.message import (
     ALLOWED_HEADERS,
-    BLOCKED_EXTENSIONS,
-    Attachment,
     EncodedPayload,
     MessageFields,
     OutgoingMessage,

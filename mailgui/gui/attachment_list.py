@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mailgui.attachments import attachment_name
 from mailgui.errors import InvalidAttachmentTypeError, InvalidHeaderValueError
 from mailgui.gui.resources import icon
-from mailgui.message import attachment_name
 
 log = logging.getLogger(__name__)
 
