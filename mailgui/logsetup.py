@@ -1,7 +1,7 @@
 """The one logging set-up of the app, the headless worker and the local relay: a log call never waits on output.
 
 A log call puts the record on a bounded queue (the stdlib's ``QueueHandler``); a thread of each output's own
-writes it out. A pipe nobody reads (stderr of a worker started by a script that reads only stdout) then stalls
+(stderr; the log file, for the app) writes it out, so a stuck stderr does not stop the file. A pipe nobody reads (stderr of a worker started by a script that reads only stdout) then stalls
 that thread, never the event loop: a loop stalled on a log write timed out healthy SMTP sessions and backed off a
 relay that was fine. The thread is ours rather than a ``QueueListener``: its ``stop()`` joins without a bound, and
 a stuck output must not keep the process from exiting.
@@ -19,11 +19,16 @@ import os
 import queue
 import sys
 import threading
+from pathlib import Path
 from types import TracebackType
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 CAPACITY = 10_000  # records waiting for one output, at most (under 10 MB)
 PATIENCE = 2.0  # seconds without a record written before stopping gives up on an output that is stuck
+LOG_FILE_BYTES = 5_000_000  # then mailgui.log becomes mailgui.log.1, and so on
+LOG_FILE_BACKUPS = 3
+
+log = logging.getLogger(__name__)
 
 
 class DroppingQueueHandler(logging.handlers.QueueHandler):
@@ -174,9 +179,14 @@ def stderr_descriptor() -> int | None:
 
 
 def configure_logging(
-    *, fd: int | None = None, level: int = logging.INFO, logger: logging.Logger | None = None
+    *,
+    fd: int | None = None,
+    log_file: Path | None = None,
+    level: int = logging.INFO,
+    logger: logging.Logger | None = None,
 ) -> LogSetup:
-    """Log at ``level`` and up to stderr (or the descriptor ``fd``), through a queue: see the module's docstring.
+    """Log at ``level`` and up to stderr (or the descriptor ``fd``), and to ``log_file`` if given (rotated at
+    :data:`LOG_FILE_BYTES`), each through a queue of its own: see the module's docstring.
 
     ``logger`` is the root logger unless given (tests give one of their own). A logger that has handlers already
     (pytest's, or a program embedding mailgui that set logging up itself) is left as it is, and so is everything
@@ -191,6 +201,18 @@ def configure_logging(
     if fd is not None:
         handlers.append(DescriptorHandler(fd))
         handlers[-1].name = "stderr"
+    file_error: OSError | None = None
+    if log_file is not None:
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            handlers.append(
+                logging.handlers.RotatingFileHandler(
+                    log_file, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"
+                )
+            )
+            handlers[-1].name = "file"
+        except OSError as exc:
+            file_error = exc
     formatter = logging.Formatter(FORMAT)
     outputs = []
     for handler in handlers:
@@ -203,4 +225,6 @@ def configure_logging(
         smtp_commands = logging.getLogger("mail.log")
         levels[smtp_commands] = smtp_commands.level
         smtp_commands.setLevel(logging.WARNING)
+    if file_error is not None:
+        log.warning("log file %s: cannot be written (%s); logging to stderr only", log_file, file_error)
     return LogSetup(target, outputs, levels)

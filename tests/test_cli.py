@@ -38,6 +38,7 @@ def run(
     env = {k: v for k, v in os.environ.items() if k != "MAILGUI_DB"} | (extra_env or {})
     # No OS keyring, whatever the machine running the tests has.
     env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    env["MAILGUI_LOG"] = str(db.parent / "mailgui.log")  # the app's log file: not in the user's log dir
     return subprocess.run(
         [sys.executable, "-m", "mailgui", "--db", str(db), *args],
         capture_output=True,

@@ -163,3 +163,33 @@ async def test_worker_whose_stderr_is_never_read_still_delivers_everything(
         assert "relay failed" not in seen
     finally:
         os.close(unread)
+
+
+def test_the_log_file_gets_every_record_while_stderr_is_stuck(test_logger: logging.Logger, tmp_path: Path) -> None:
+    pipe = PipeReader()  # stderr: never read until the end
+    log_file = tmp_path / "log" / "mailgui.log"  # its directory is made
+    setup = configure_logging(fd=pipe.write_fd, log_file=log_file, logger=test_logger)
+    stderr_writer = setup.outputs[0].thread
+    assert not log_many(test_logger, 3000).is_alive()  # some 250 KB: the pipe takes a quarter
+    assert setup.stop(patience=0.2) is False  # stderr given up on; the file written out all the same
+    lines = log_file.read_text(encoding="utf-8").splitlines()
+    assert [line.split(": ", 1)[1] for line in lines] == [f"record {n} of 3000" for n in range(3000)]
+    pipe.start()
+    stderr_writer.join(30)
+    assert not stderr_writer.is_alive()
+    pipe.close()
+
+
+def test_a_log_file_that_cannot_be_made_leaves_stderr_and_says_why(
+    test_logger: logging.Logger, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "log").write_text("a file where the log directory should be")
+    pipe = PipeReader()
+    pipe.start()
+    with configure_logging(fd=pipe.write_fd, log_file=tmp_path / "log" / "mailgui.log", logger=test_logger) as setup:
+        assert len(setup.outputs) == 1
+        test_logger.info("to stderr")
+    assert pipe.close().endswith(": to stderr\n")
+    [warning] = [r for r in caplog.records if r.name == "mailgui.logsetup"]
+    assert warning.levelno == logging.WARNING
+    assert warning.getMessage().startswith(f"log file {tmp_path / 'log' / 'mailgui.log'}: cannot be written (")

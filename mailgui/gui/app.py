@@ -23,6 +23,7 @@ from mailgui.gui.main_window import MainWindow
 from mailgui.gui.tasks import TaskSet
 from mailgui.gui.worker_status import WorkerStatus
 from mailgui.logsetup import configure_logging
+from mailgui.paths import default_log_path
 from mailgui.queue import Queue
 
 log = logging.getLogger(__name__)
@@ -189,7 +190,7 @@ def run_gui(db: Path) -> int:
     app.setStyleSheet(style_sheet())
     # The main coroutine decides when the app ends (after the worker stopped), not the last window closing.
     app.setQuitOnLastWindowClosed(False)
-    with configure_logging():
+    with configure_logging(log_file=default_log_path()):
         try:
             with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
                 return runner.run(AppSession(db).run())
