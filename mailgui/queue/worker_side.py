@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from mailgui.clock import Clock
 from mailgui.errors import LeaseLostError, UnknownMessageError
@@ -327,11 +327,13 @@ class WorkerSide:
                 (self.clock.now(), message_id, owner),
             )
 
-    def release_all(self, owner: str) -> int:
+    def release_all(self, owner: str, *, keep: Collection[int] = ()) -> int:
+        """Give back every lease ``owner`` holds but those on ``keep`` (sent, outcome not recorded: given back, they
+        would be sent again at once; they come back when their leases run out). Returns how many were given back."""
         with self._tx() as c:
             return c.execute(
                 """UPDATE messages SET status = CASE WHEN attempts = 0 THEN 'queued' ELSE 'deferred' END,
                        lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-                   WHERE status = 'sending' AND lease_owner = ?""",
-                (self.clock.now(), owner),
+                   WHERE status = 'sending' AND lease_owner = ? AND id NOT IN (SELECT value FROM json_each(?))""",
+                (self.clock.now(), owner, json.dumps(sorted(keep))),
             ).rowcount

@@ -146,6 +146,14 @@ def test_release_all_gives_back_only_that_owners_leases(authorized: Queue) -> No
     assert authorized.get_message(b).summary.status == "sending"
 
 
+def test_release_all_keeps_the_leases_it_is_told_to_keep(authorized: Queue) -> None:
+    # A worker that sent these but could not record them: given back, they would be sent again at once.
+    sent_unrecorded, unsent = claimed(authorized, owner="w"), claimed(authorized, owner="w")
+    assert authorized.release_all("w", keep={sent_unrecorded}) == 1
+    assert authorized.get_message(sent_unrecorded).summary.status == "sending"
+    assert authorized.get_message(unsent).summary.status == "queued"
+
+
 def test_cancel_stops_a_waiting_message_only(authorized: Queue, clock: FakeClock) -> None:
     queued = authorized.enqueue(outgoing(to="a@example.org"))
     authorized.cancel(queued)
