@@ -88,3 +88,12 @@ class StorageError(Error):
 
 class SecretStoreError(Error):
     """No usable OS keyring to keep a secret in."""
+
+
+class SendingStoppedError(Error):
+    """The delivery worker stopped sending on its own: it could not record what it sent (sending on would send all
+    of it again after a restart). ``reason`` says why; the message reads "sending stopped: <reason>"."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"sending stopped: {reason}")
+        self.reason = reason

@@ -20,11 +20,13 @@ RUNNING = "running"
 PAUSED = "paused"
 UNREACHABLE = "unreachable"
 STOPPED = "stopped"
+FAILED = "failed"  # stopped on its own: outcomes could not be recorded (``reason`` says why); start it again
 
 
 @dataclass(frozen=True)
 class WorkerState:
-    """``name``: running, paused, unreachable (relay backed off since ``since``, because ``reason``), stopped."""
+    """``name``: running, paused, unreachable (relay backed off since ``since``, because ``reason``), stopped, or
+    failed (sending stopped because outcomes could not be recorded: ``reason``)."""
 
     name: str
     since: float | None = None
@@ -35,6 +37,8 @@ class WorkerState:
         if self.name == UNREACHABLE:
             when = f" since {datetime.fromtimestamp(self.since):%H:%M}" if self.since else ""
             return f"relay unreachable{when}: {self.reason}" if self.reason else f"relay unreachable{when}"
+        if self.name == FAILED:
+            return f"sending stopped: {self.reason}"
         return self.name + (f": {self.reason}" if self.reason else "")
 
 
@@ -56,7 +60,7 @@ class MessageEvent:
 
 @dataclass(frozen=True)
 class StateEvent:
-    """The worker's own state changed (running, paused, relay unreachable, stopped)."""
+    """The worker's own state changed (running, paused, relay unreachable, stopped, failed)."""
 
     state: WorkerState
 

@@ -11,6 +11,7 @@ Times are the injected clock's, as the queue's lease times are.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from mailgui.clock import Clock
 from mailgui.delivery.events import EventHub, MessageEvent
@@ -31,6 +32,8 @@ class Leases:
         self.clock = clock
         self.seconds = seconds
         self.claimed_at: dict[int, float] = {}  # when each held lease was taken or renewed; dropped once recorded
+        # Sent, but the outcome could not be written: left leased until the lease runs out (see unrecorded).
+        self.unrecorded: set[int] = set()
 
     async def claim(self, limit: int, *, expired_only: bool = False) -> list[ClaimedMessage]:
         owner, seconds = self.owner, self.seconds
@@ -44,18 +47,27 @@ class Leases:
         now = self.clock.now()
         new = []
         for msg in claimed:
+            self.unrecorded.discard(msg.id)  # its lease ran out and it was claimed again: an ordinary claim now
             if msg.id not in self.claimed_at:
                 new.append(msg)
                 self.hub.publish(MessageEvent(msg.id, Status.SENDING))
             self.claimed_at[msg.id] = now
         return new
 
+    def unrecorded_sends(self, message_ids: Iterable[int]) -> None:
+        """These were sent but their outcomes could not be written. Their leases are neither renewed nor given back
+        (given back, they would be sent again at once): they run out, and the messages are sent again then (at least
+        once, as after a crash)."""
+        for mid in message_ids:
+            self.claimed_at.pop(mid, None)
+            self.unrecorded.add(mid)
+
     async def release(self, msg: ClaimedMessage) -> None:
         """Give a lease back unsent: the message is due again at once."""
         self.claimed_at.pop(msg.id, None)
         try:
             await self.db.call(lambda q: q.release(msg.id, self.owner))
-        except Error:
+        except Exception:  # the queue file failing in any way: the lease still runs out
             log.exception("message %d: could not give its lease back (it expires on its own)", msg.id)
             return
         self.hub.publish(MessageEvent(msg.id, Status.QUEUED if msg.attempts == 0 else Status.DEFERRED))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 
 from mailgui.delivery.events import EventHub, MessageEvent
+from mailgui.delivery.leases import Leases
 from mailgui.delivery.queue_thread import QueueThread
 from mailgui.delivery.report import DELAYED
 from mailgui.delivery.reporting import FinishedAttempt, Reporter
-from mailgui.errors import Error
+from mailgui.errors import Error, SendingStoppedError
 from mailgui.queue import AttemptOutcome, ClaimedMessage, Queue, Status
 from mailgui.queue.records import NewReport
 from mailgui.queue.worker_side import Recorded
@@ -19,12 +20,12 @@ log = logging.getLogger(__name__)
 class Recorder:
     """Collects finished attempts; ``flush()`` writes them all in one transaction on the queue thread."""
 
-    def __init__(self, db: QueueThread, owner: str, reporter: Reporter, hub: EventHub, claimed_at: dict[int, float]):
+    def __init__(self, db: QueueThread, owner: str, reporter: Reporter, hub: EventHub, leases: Leases):
         self.db = db
         self.owner = owner
         self.reporter = reporter
         self.hub = hub
-        self.claimed_at = claimed_at  # the worker's; a recorded message is no longer held
+        self.leases = leases  # the worker's; a recorded message is no longer held
         self.pending: list[FinishedAttempt] = []
         self.recorded = 0
         self.delay_warning = 0.0
@@ -37,6 +38,10 @@ class Recorder:
         """Write every finished attempt (and queue their reports), then announce them.
 
         ``claim``: in the same transaction, lease up to that many due messages (returned) for the senders.
+
+        Raises SendingStoppedError if the write fails, for any reason (the file busy beyond its timeout, full,
+        damaged, or a bug): nothing of the batch was written, and sending on would only add to what is sent and not
+        recorded. Those messages stay leased and are sent again once their leases run out (at least once).
         """
         outcomes, self.pending = self.pending, []
         if not outcomes:
@@ -47,13 +52,17 @@ class Recorder:
             recorded, claimed = await self.db.call(
                 lambda q: self._write(q, outcomes, now, remote, delay_warning, claim, lease_seconds)
             )
-        except Error:
+        except Exception as exc:
             log.exception(
-                "could not record %d attempts; their leases will expire and they will be retried", len(outcomes)
+                "could not record %d attempts; sending stops (those messages stay leased and are sent again when "
+                "their leases run out)",
+                len(outcomes),
             )
-            return []
+            self.leases.unrecorded_sends(done.msg.id for done in outcomes)
+            why = str(exc) if isinstance(exc, Error) else f"{type(exc).__name__}: {exc}"
+            raise SendingStoppedError(f"could not record what was sent ({why})") from exc
         for done, (result, report_id) in zip(outcomes, recorded, strict=True):
-            self.claimed_at.pop(done.msg.id, None)
+            self.leases.claimed_at.pop(done.msg.id, None)
             if isinstance(result, Exception):
                 log.warning("message %d: outcome not recorded: %s", done.msg.id, result)
                 continue

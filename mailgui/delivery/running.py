@@ -6,6 +6,11 @@ while the relay is unwell, and waits for a wake-up or the poll interval. One sen
 messages from the feed. The recorder writes outcomes as sends end, letting the sends still in flight join the
 same commit (up to ``record_delay``). Stopping gives back what is still in the feed, lets the sends in flight end
 (up to ``stop_grace``), writes the last outcomes and gives every lease back.
+
+Fail closed: if outcomes cannot be recorded (any failure of the write), or a task of the run dies, nothing more
+is sent. The senders give back what they take from the feed, the sends in flight end, and ``run()`` raises
+SendingStoppedError. Messages sent but not recorded keep their leases until they run out (then they are sent
+again: at least once, as after a crash); giving them back, or sending on, would send them all again at once.
 """
 
 from __future__ import annotations
@@ -13,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mailgui.delivery.pool import ConnectionPool
-from mailgui.errors import Error
+from mailgui.errors import Error, SendingStoppedError
 from mailgui.queue import ClaimedMessage, Status
 
 if TYPE_CHECKING:
@@ -39,10 +44,32 @@ class Running:
         self.feed: asyncio.Queue[ClaimedMessage | None] = asyncio.Queue()
         self.in_flight = 0
         self.live = True  # the recorder writes outcomes as they come; cleared to end it
+        self.failure: SendingStoppedError | None = None  # why sending stopped on its own (run() raises it)
 
     def outcome_added(self) -> None:
         if self.live:
             self.record_signal.set()
+
+    def fail(self, exc: SendingStoppedError) -> None:
+        """Send nothing more: the senders give back what they take from the feed, the loop ends, run() raises."""
+        if self.failure is None:
+            self.failure = exc
+        self.worker._stopping = True
+        self.poke.set()
+
+    def _watched(self, task: asyncio.Task[Any], what: str) -> asyncio.Task[Any]:
+        """``task``, whose unexpected end is logged with its traceback and stops sending: a dead recorder would
+        leave mail going out with nothing recorded, a dead sender a feed nobody empties."""
+
+        def ended(t: asyncio.Task[Any]) -> None:
+            if t.cancelled() or t.exception() is None:
+                return
+            exc = t.exception()
+            log.error("delivery: the %s failed; sending stops", what, exc_info=exc)
+            self.fail(SendingStoppedError(f"the {what} failed ({type(exc).__name__}: {exc})"))
+
+        task.add_done_callback(ended)
+        return task
 
     async def go(self, pool: ConnectionPool) -> None:
         w = self.worker
@@ -51,11 +78,14 @@ class Running:
         stop_watch = loop.create_task(stop.wait())
         stop_watch.add_done_callback(lambda _: poke.set())
         low_water = pool.target.connections
-        senders = [loop.create_task(self._sender_loop(low_water)) for _ in range(pool.target.connections)]
-        recorder = loop.create_task(self._recorder_loop())
+        senders = [
+            self._watched(loop.create_task(self._sender_loop(low_water)), "sender")
+            for _ in range(pool.target.connections)
+        ]
+        recorder = self._watched(loop.create_task(self._recorder_loop()), "recorder")
         last_busy = loop.time()
         try:
-            while not stop.is_set():
+            while not stop.is_set() and self.failure is None:
                 poke.clear()
                 w.passes += 1
                 timeout = w.poll_interval
@@ -90,9 +120,14 @@ class Running:
                             due = w.queue.next_due_at()
                             if due is not None:
                                 timeout = min(timeout, max(0.0, due - now))
-                except Error as exc:  # the queue file is busy, full or gone: say so, keep trying
+                except SendingStoppedError as exc:  # outcomes could not be written (_expire_overdue records some)
+                    self.fail(exc)
+                except Error as exc:  # the queue file is busy, full or gone: say so, keep trying (nothing is sent)
                     log.error("delivery: cannot use the queue now: %s", exc)
                     timeout = w.poll_interval
+                except Exception as exc:  # a bug, or the file failing in a way we did not foresee: stop, say why
+                    log.exception("delivery: unexpected failure; sending stops")
+                    self.fail(SendingStoppedError(f"unexpected failure ({type(exc).__name__}: {exc})"))
                 if self.in_flight or not feed.empty():
                     last_busy = loop.time()
                 if not poke.is_set():
@@ -103,6 +138,8 @@ class Running:
                         pass
         finally:
             await self._shut_down(senders, recorder, stop_watch)
+        if self.failure is not None:
+            raise self.failure
 
     async def _sender_loop(self, low_water: int) -> None:
         w, feed = self.worker, self.feed
@@ -145,7 +182,12 @@ class Running:
                 # The same commit refills the senders' feed: as many as this batch took out, and a batch more,
                 # so it lasts until the next commit and the loop need not pay a commit of its own to claim.
                 want = max(0, w.batch_size + len(w.recorder.pending) - self.feed.qsize())
-            for msg in await w._flush(want):
+            try:
+                claimed = await w._flush(want)
+            except SendingStoppedError as exc:  # logged by the recorder, with its traceback
+                self.fail(exc)
+                return
+            for msg in claimed:
                 self.feed.put_nowait(msg)
             w.wake()
 
@@ -168,13 +210,23 @@ class Running:
         self.live = False
         self.record_signal.set()  # the recorder finishes the write it is doing, then ends
         await asyncio.gather(*senders, recorder, stop_watch, return_exceptions=True)
-        await w._flush()
         try:
-            released = await w.db.call(lambda q: q.release_all(w.owner))
+            await w._flush()
+        except SendingStoppedError as exc:  # logged by the recorder, with its traceback
+            self.fail(exc)
+        keep = frozenset(w.leases.unrecorded)  # sent, not recorded: given back, they would be sent again at once
+        try:
+            released = await w.db.call(lambda q: q.release_all(w.owner, keep=keep))
             if released:
                 log.info("stopping: gave back %d leases", released)
-        except Error:
+        except Exception:
             log.exception("stopping: could not give the leases back (they expire on their own)")
+        if keep:
+            log.warning(
+                "stopping: %d messages sent but not recorded stay leased; they are sent again when their leases "
+                "run out",
+                len(keep),
+            )
         if w.pool is not None:
             await w.pool.close()
         await w.db.close()

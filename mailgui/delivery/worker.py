@@ -26,6 +26,7 @@ from collections.abc import Callable
 from mailgui.clock import Clock
 from mailgui.delivery.classify import RelayError, recipient_status
 from mailgui.delivery.events import (
+    FAILED,
     PAUSED,
     RUNNING,
     STOPPED,
@@ -46,6 +47,7 @@ from mailgui.delivery.reporting import FinishedAttempt, Reporter
 from mailgui.delivery.running import Running
 from mailgui.delivery.target import RelayTarget, local_hostname
 from mailgui.delivery.transport import RecipientReply
+from mailgui.errors import SendingStoppedError
 from mailgui.queue import Attempt, ClaimedMessage, Queue, RecipientResult, RecipientStatus
 from mailgui.settings import Settings
 
@@ -112,13 +114,14 @@ class Worker:
         self._stopping = False
         self._running = False
         self._state = WorkerState(STOPPED)
+        self._stopped_by: SendingStoppedError | None = None  # why the last run stopped on its own, if it did
         self.passes = 0  # passes of run()'s loop begun; one begun after a wake() means that wake() was seen
         self._current: Running | None = None  # run()'s feed, wake-up and sends in flight, while it runs
         self._failure_at = 0.0  # loop time of the last relay failure
         self._failure: RelayError | None = None  # the relay's last failure (held mail is warned with it)
         self.hold = RelayHold(self.db, self.hub, self.reporter)
         self.leases = Leases(self.db, self.hub, self.owner, clock, lease_seconds or 300.0)
-        self.recorder = Recorder(self.db, self.owner, self.reporter, self.hub, self.leases.claimed_at)
+        self.recorder = Recorder(self.db, self.owner, self.reporter, self.hub, self.leases)
 
     # -- listeners and control ------------------------------------------------------------------------
     def subscribe(self, callback: Listener) -> Callable[[], None]:
@@ -155,7 +158,7 @@ class Worker:
 
     def _update_state(self) -> None:
         if not self._running:
-            new = WorkerState(STOPPED)
+            new = WorkerState(FAILED, reason=self._stopped_by.reason) if self._stopped_by else WorkerState(STOPPED)
         elif self._paused:
             new = WorkerState(PAUSED)
         elif self.backoff.unwell:
@@ -164,7 +167,9 @@ class Worker:
             new = WorkerState(RUNNING)
         if new != self._state:
             self._state = new
-            if new.name == UNREACHABLE:
+            if new.name == FAILED:
+                log.error("%s", new)
+            elif new.name == UNREACHABLE:
                 log.warning("%s", new)
             else:
                 log.info("worker %s", new)
@@ -249,14 +254,21 @@ class Worker:
 
         Stopping finishes the sends in flight (up to ``stop_grace`` seconds, then abandons them), gives every
         lease back, and closes the connections.
+
+        Raises SendingStoppedError (and the state turns ``failed``, with the reason) if it had to stop on its own:
+        outcomes could not be recorded, so nothing more was sent (see ``running.py``). Run it again to go on.
         """
         pool = await self._prepare()
         running = self._current = Running(self, stop or asyncio.Event(), until_idle)
         self._stopping = False
+        self._stopped_by = None
         self._running = True
         self._update_state()
         try:
             await running.go(pool)
+        except SendingStoppedError as exc:
+            self._stopped_by = exc
+            raise
         finally:
             self._running = False
             self._stopping = False
