@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from mailgui.clock import Clock, SystemClock
 from mailgui.delivery import RelayTarget, Worker, WorkerEvent, local_relay_target, relay_from_settings
-from mailgui.errors import Error
+from mailgui.errors import Error, SendingStoppedError
 from mailgui.logsetup import configure_logging
 from mailgui.queue import Queue, Status
 from mailgui.settings import Settings
@@ -63,7 +63,7 @@ class Services:
             if not self.task.cancelled():
                 raise
         except Exception:
-            log.exception("the delivery worker failed")
+            pass  # logged when the task ended (_log_failure); a worker that stopped sending also says so in its state
         finally:
             if self.local_relay is not None:
                 await self.local_relay.stop()
@@ -110,8 +110,18 @@ async def start_services(
         worker.subscribe(listener)
     stop = asyncio.Event()
     task = asyncio.get_running_loop().create_task(worker.run(stop, until_idle=until_idle), name="mailgui-worker")
+    task.add_done_callback(_log_failure)
     log.info("delivering %s to %s", queue_path, "the built-in relay" if local else target.name)
     return Services(queue, worker, target, local, task, stop)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    """The worker's task ended with an error: logged now, with its traceback, not when someone awaits it."""
+    if task.cancelled() or task.exception() is None:
+        return
+    if isinstance(task.exception(), SendingStoppedError):
+        return  # logged with its traceback where it happened (the recorder, the run's loop)
+    log.error("the delivery worker failed", exc_info=task.exception())
 
 
 def _local_relay(queue_path: str | Path, port: int, clock: Clock) -> LocalRelay:
@@ -142,12 +152,18 @@ def run_worker(db: Path, *, until_idle: bool = False) -> int:
         summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in Status if counts.get(s, 0)) or "queue empty"
         print(f"mailgui worker stopped: {summary}", flush=True)
 
+    stopped: SendingStoppedError | None = None
     with configure_logging():
         try:
             asyncio.run(main())
         except KeyboardInterrupt:
             print("mailgui worker interrupted", file=sys.stderr)
             return 130
+        except SendingStoppedError as exc:  # logged with its traceback where it happened
+            stopped = exc
+    if stopped is not None:  # after the log's last lines: the one line that says why it ended
+        print(stopped, file=sys.stderr)
+        return 1
     return 0
 
 

@@ -154,6 +154,52 @@ async def test_cli_worker_without_a_relay_host_says_which_setting(tmp_path: Path
     assert "relay.host: no relay host is set" in err.decode()
 
 
+async def read_until(stream: asyncio.StreamReader, text: bytes) -> bytes:
+    """Lines from ``stream`` up to and including the first that holds ``text``."""
+    read = b""
+    while text not in read:
+        line = await stream.readline()
+        assert line, f"the output ended before {text!r}: {read.decode()}"
+        read += line
+    return read
+
+
+async def test_cli_worker_that_cannot_record_stops_sending_and_exits_with_one_line_saying_why(
+    tmp_path: Path, smtp_server: SMTPTestServer
+) -> None:
+    db = tmp_path / "q.sqlite3"
+    with smtp_queue(db, smtp_server.port) as queue:
+        fill(queue, 50)
+        queue.conn.execute(  # every outcome write aborts, as a full disk would (claims and releases still work)
+            "CREATE TRIGGER no_outcomes BEFORE UPDATE ON recipients BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+        )
+    smtp_server.hold()
+    proc = await worker_process(db)  # not --until-idle: it would run for good, were it not for the failure
+    try:
+        await asyncio.wait_for(smtp_server.wait_holding(1), timeout=60)  # one connection until one transaction worked
+        smtp_server.release()  # the first message goes through ...
+        smtp_server.hold()  # ... the next ones wait at the end of DATA until the worker has said it cannot record
+        assert proc.stderr is not None
+        log = await asyncio.wait_for(read_until(proc.stderr, b"could not record"), timeout=30)
+        received_at_failure = len(smtp_server.received)
+        smtp_server.release()
+    finally:
+        out, err = await finish(proc, timeout=60)
+    err = log + err
+    assert proc.returncode == 1, err.decode()
+    *_, last = err.decode().splitlines()
+    assert last == "sending stopped: could not record what was sent (IntegrityError: disk says no)"
+    assert "Traceback" in err.decode()  # logged with its traceback first
+    assert "mailgui worker stopped" not in out.decode()
+    # Nothing more was sent once the write failed: only the sends then in flight (worker.connections: 4).
+    assert received_at_failure == 1
+    assert len(smtp_server.received) <= 1 + 4
+    with Queue(db) as queue:
+        counts = queue.counts_by_status()
+    # Sent but not recorded: still leased (sent again once the lease runs out); the rest given back.
+    assert counts == {"sending": len(smtp_server.received), "queued": 50 - len(smtp_server.received)}
+
+
 async def test_ctrl_c_lets_the_send_in_flight_finish_and_gives_the_rest_back(
     tmp_path: Path, smtp_server: SMTPTestServer
 ) -> None:
