@@ -167,6 +167,8 @@ class AppSession:
             return
         if pause:
             self.backend.pause()
+        elif self.window is not None and self.window.worker_status.state == "failed":
+            self.tasks.start(self.backend.restart())  # sending stopped on its own: the user starts it again
         else:
             self.backend.resume()
 

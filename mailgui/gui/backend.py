@@ -103,6 +103,8 @@ class WorkerBackend(Backend):
         name = str(state.name)
         if name == "unreachable":
             self.on_status(WorkerStatus("unreachable", since=state.since, reason=state.reason))
+        elif name == "failed":  # sending stopped on its own (outcomes could not be recorded)
+            self.on_status(WorkerStatus("failed", reason=state.reason))
         elif name in ("running", "paused", "stopped"):
             self.on_status(WorkerStatus(name, reason=state.reason if name == "stopped" else ""))
         else:

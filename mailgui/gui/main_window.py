@@ -304,13 +304,15 @@ class MainWindow(QMainWindow):
         self.worker_label.style().unpolish(self.worker_label)
         self.worker_label.style().polish(self.worker_label)
         paused = status.state == "paused"
-        self.pause_action.setText("&Resume sending" if paused else "&Pause sending")
-        self.pause_action.setIcon(icon("resume" if paused else "pause"))
-        self.pause_action.setToolTip(("Resume sending" if paused else "Pause sending") + " (Ctrl+P)")
+        failed = status.state == "failed"  # sending stopped on its own: the same action starts it again
+        label = "Start sending" if failed else "Resume sending" if paused else "Pause sending"
+        self.pause_action.setText("&" + label)
+        self.pause_action.setIcon(icon("resume" if paused or failed else "pause"))
+        self.pause_action.setToolTip(label + " (Ctrl+P)")
         self.pause_action.setEnabled(status.state != "stopped")
 
     def toggle_pause(self) -> None:
-        self.pauseRequested.emit(self.worker_status.state != "paused")
+        self.pauseRequested.emit(self.worker_status.state not in ("paused", "failed"))
 
     def notify_changed(self, ids: Iterable[int]) -> None:
         """Called from the worker's events (in the loop, never from another thread): ids whose state changed."""

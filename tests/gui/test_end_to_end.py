@@ -416,3 +416,47 @@ def test_a_relay_that_cannot_be_used_is_said_in_the_status_bar_and_fixed_from_se
             assert await task == 0
 
     aloop.run(go())
+
+
+def test_a_worker_that_cannot_record_stops_sending_says_why_and_starts_again_from_the_pause_action(
+    aloop: AsyncRunner, authorized: Queue, db_path: Path, clock: FakeClock
+) -> None:
+    refuse = "CREATE TRIGGER no_outcomes BEFORE UPDATE ON recipients BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+
+    async def go() -> None:
+        async with SMTPTestServer() as server:
+            use_relay(authorized, server.port)
+            authorized.conn.execute(refuse)  # every outcome write aborts, as a full disk would
+            options = {"poll_interval": 0.02, "policy": RetryPolicy(jitter=0.0), "stop_grace": 0.5}
+            session = AppSession(db_path, clock=clock, backend=WorkerBackend(db_path, clock=clock, **options))
+            task = asyncio.ensure_future(session.run())
+            await asyncio.wait_for(session.started.wait(), 10)
+            window = session.window
+            assert window is not None
+            w = compose(window, "bob@example.org")
+            queued = sent_id(w)
+            w.send()
+            first = await queued()
+            await until(lambda: window.worker_status.state == "failed", what="sending to stop")
+            assert (
+                window.worker_label.text()
+                == "Sending stopped: could not record what was sent (IntegrityError: disk says no)"
+            )
+            assert window.pause_action.isEnabled() and window.pause_action.text() == "&Start sending"
+            assert len(server.received) == 1
+            # Sent, not recorded: left leased until its lease ends (then sent again), not given back at once.
+            await until(lambda: cell(window, first, COL_STATE) == "Sending", what="the row to show Sending")
+
+            authorized.conn.execute("DROP TRIGGER no_outcomes")  # room on the disk again
+            window.pause_action.trigger()
+            await until(lambda: window.worker_status.state == "running", what="sending to start again")
+            w = compose(window, "carol@example.org")
+            queued = sent_id(w)
+            w.send()
+            second = await queued()
+            await until(lambda: cell(window, second, COL_STATE) == "Sent", what="the next message Sent")
+            session.close()
+            assert await task == 0
+        assert [r.rcpt_tos for r in server.received] == [("bob@example.org",), ("carol@example.org",)]
+
+    aloop.run(go())
