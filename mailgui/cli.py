@@ -120,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("worker", help="deliver queued mail (headless)")
     w.add_argument("--until-idle", action="store_true", help="exit once nothing is queued, sending or deferred")
+    w.add_argument(
+        "-v", "--verbose", action="store_true", help="log each recipient's outcome too (the queue's attempt log has it)"
+    )
     lr = sub.add_parser("local-relay", help="run the built-in local relay on its own")
     lr.add_argument("--port", type=int, default=2525)
     return p
@@ -203,7 +206,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     if a.command == "worker":
         from mailgui.service import run_worker
 
-        return run_worker(db, until_idle=a.until_idle)
+        return run_worker(db, until_idle=a.until_idle, verbose=a.verbose)
     if a.command == "local-relay":
         from mailgui.service import run_local_relay
 

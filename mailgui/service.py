@@ -132,7 +132,7 @@ def _local_relay(queue_path: str | Path, port: int, clock: Clock) -> LocalRelay:
     return LocalRelay(queue_path, port=port, clock=clock)
 
 
-def run_worker(db: Path, *, until_idle: bool = False) -> int:
+def run_worker(db: Path, *, until_idle: bool = False, verbose: bool = False) -> int:
     """``mailgui worker``: deliver until Ctrl+C / SIGTERM (or, ``until_idle``, until nothing is left to send)."""
 
     async def main() -> None:
@@ -153,7 +153,7 @@ def run_worker(db: Path, *, until_idle: bool = False) -> int:
         print(f"mailgui worker stopped: {summary}", flush=True)
 
     stopped: SendingStoppedError | None = None
-    with configure_logging():
+    with configure_logging(level=logging.DEBUG if verbose else logging.INFO):
         try:
             asyncio.run(main())
         except KeyboardInterrupt:

@@ -132,11 +132,13 @@ async def test_worker_whose_stderr_is_never_read_still_delivers_everything(
     db = tmp_path / "q.sqlite3"
     with smtp_queue(db, smtp_server.port) as queue:
         fill(queue, MESSAGES)
-    unread, stderr = os.pipe()  # the test keeps the reading end open and never reads it: writes fill, then block
+    # --verbose: a line for each recipient, so the log outgrows the pipe. The test keeps the reading end open and
+    # never reads it: writes fill, then block.
+    unread, stderr = os.pipe()
     try:
         env = {k: v for k, v in os.environ.items() if k != "MAILGUI_DB"} | {"PYTHONPATH": str(REPO)}
         proc = await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "mailgui", "--db", str(db), "worker", "--until-idle"),
+            *(sys.executable, "-m", "mailgui", "--db", str(db), "worker", "--until-idle", "--verbose"),
             env=env,
             cwd=str(REPO),
             stdout=asyncio.subprocess.PIPE,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
 from mailgui.delivery.events import EventHub, MessageEvent
 from mailgui.delivery.leases import Leases
@@ -15,6 +16,8 @@ from mailgui.queue.records import NewReport
 from mailgui.queue.worker_side import Recorded
 
 log = logging.getLogger(__name__)
+
+SUMMARY_SECONDS = 60.0  # a healthy run logs one line this often, not a line a message (the attempt log has those)
 
 
 class Recorder:
@@ -30,6 +33,8 @@ class Recorder:
         self.recorded = 0
         self.delay_warning = 0.0
         self.remote_mta: str | None = None
+        self.tally: Counter[str] = Counter()  # messages recorded since the last summary, by state
+        self.tally_since: float | None = None
 
     def add(self, done: FinishedAttempt) -> None:
         self.pending.append(done)
@@ -67,6 +72,7 @@ class Recorder:
                 log.warning("message %d: outcome not recorded: %s", done.msg.id, result)
                 continue
             self.recorded += 1
+            self.tally[result.status] += 1
             self._log(done, result)
             self.hub.publish(
                 MessageEvent(
@@ -80,7 +86,19 @@ class Recorder:
             )
             if report_id is not None:
                 self.hub.publish(MessageEvent(report_id, Status.QUEUED))
+        self.summarize(now)
         return claimed
+
+    def summarize(self, now: float, *, final: bool = False) -> None:
+        """One INFO line for what was recorded over the last SUMMARY_SECONDS (and at the end of a run)."""
+        if self.tally_since is None:
+            self.tally_since = now
+        if not self.tally or (not final and now - self.tally_since < SUMMARY_SECONDS):
+            return
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(self.tally.items()))
+        log.info("recorded %d messages in %.0f s: %s", sum(self.tally.values()), now - self.tally_since, counts)
+        self.tally.clear()
+        self.tally_since = now
 
     def _write(
         self,
@@ -113,11 +131,12 @@ class Recorder:
 
     @staticmethod
     def _log(done: FinishedAttempt, result: AttemptOutcome) -> None:
-        if not log.isEnabledFor(logging.INFO):
+        """Each recipient's outcome, at DEBUG: the attempt log in the queue keeps it for good."""
+        if not log.isEnabledFor(logging.DEBUG):
             return
         for r in done.attempt.results:
             code = r.code if r.code is not None else "-"
-            log.info(
+            log.debug(
                 "message %d to <%s> via %s: %s (%s %s) in %.3f s",
                 done.msg.id,
                 r.address,
@@ -127,4 +146,4 @@ class Recorder:
                 r.reply,
                 done.attempt.duration,
             )
-        log.info("message %d: %s", done.msg.id, result.status)
+        log.debug("message %d: %s", done.msg.id, result.status)

@@ -214,6 +214,7 @@ class Running:
             await w._flush()
         except SendingStoppedError as exc:  # logged by the recorder, with its traceback
             self.fail(exc)
+        w.recorder.summarize(w.clock.now(), final=True)
         keep = frozenset(w.leases.unrecorded)  # sent, not recorded: given back, they would be sent again at once
         try:
             released = await w.db.call(lambda q: q.release_all(w.owner, keep=keep))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
@@ -40,7 +41,7 @@ async def test_accepted_message_arrives_byte_for_byte_and_ends_sent(
     events: list[object] = []
     worker.subscribe(events.append)
 
-    with caplog.at_level(logging.INFO, logger="mailgui.delivery"):
+    with caplog.at_level(logging.DEBUG, logger="mailgui.delivery"):
         assert await worker.run_once() == 1
     # The attempt log: which relay, each recipient's code and reply, how long it took.
     logged = [r.getMessage() for r in caplog.records]
@@ -372,3 +373,25 @@ async def test_a_relay_that_is_down_at_the_end_of_the_lifetime_is_reported_in_ma
     assert rcpt["diagnostic-code"].startswith("X-mailgui; cannot connect to 127.0.0.1:")
     assert rcpt["diagnostic-code"].endswith("Connection refused")
     assert "remote-mta" not in rcpt  # no server answered
+
+
+async def test_a_healthy_run_logs_a_summary_not_a_line_a_message(
+    worker: Worker, authorized: Queue, enqueue: Enqueue, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    for n in range(5):
+        enqueue(f"user{n}@example.org")
+    stop = asyncio.Event()
+    with caplog.at_level(logging.INFO, logger="mailgui.delivery"):
+        await worker.run(stop, until_idle=True)
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert not [m for m in lines if "user" in m], lines  # no line names a message's recipient
+    assert "recorded 5 messages in 0 s: 5 sent" in lines
+    # Within SUMMARY_SECONDS of the last line, nothing more is said until the run ends; then the rest is.
+    caplog.clear()
+    clock.advance(10)
+    enqueue("later@example.org")
+    with caplog.at_level(logging.INFO, logger="mailgui.delivery"):
+        await worker.run(stop, until_idle=True)
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("recorded")] == [
+        "recorded 1 messages in 10 s: 1 sent"
+    ]
