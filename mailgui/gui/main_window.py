@@ -514,6 +514,9 @@ class MainWindow(QMainWindow):
         if self.watcher is not None:
             self.watcher.stop()
         self._changes_timer.stop()
+        if self._counts_task is not None:
+            # A count scheduled before the close may not have begun: it would submit to the thread ended below.
+            self._counts_task.cancel()
         self.counts_reader.close()  # ends the counts thread and its connection
         for w in list(self.compose_windows):
             w.close()  # each saves its draft
