@@ -21,8 +21,8 @@ import qasync
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from mailgui.gui.app import AppSession
 from mailgui.gui.resources import style_sheet
+from mailgui.gui.shell.app import AppSession
 from mailgui.message import MessageFields, build_message
 from mailgui.queue import Queue
 from mailgui.queue.bulk import enqueue_many

@@ -33,7 +33,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMainWindow
 
 from mailgui.clock import SystemClock
-from mailgui.gui.queue_view import QueueView
+from mailgui.gui.queue_view.view import QueueView
 from mailgui.gui.resources import style_sheet
 from mailgui.message import MessageFields, build_message
 from mailgui.queue import Queue

@@ -200,7 +200,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     _refuse_undecodable(a)
     db = a.db or default_db_path()
     if a.command is None:
-        from mailgui.gui.app import run_gui
+        from mailgui.gui.shell.app import run_gui
 
         return run_gui(db)
     if a.command == "worker":

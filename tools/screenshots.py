@@ -21,11 +21,11 @@ import qasync
 from PySide6.QtWidgets import QApplication, QWidget
 
 from mailgui.clock import SystemClock
-from mailgui.gui.app import AppSession
-from mailgui.gui.backend import Backend
-from mailgui.gui.first_run import FirstRunDialog
 from mailgui.gui.resources import style_sheet
-from mailgui.gui.worker_status import WorkerStatus
+from mailgui.gui.shell.app import AppSession
+from mailgui.gui.shell.backend import Backend
+from mailgui.gui.shell.first_run import FirstRunDialog
+from mailgui.gui.shell.worker_status import WorkerStatus
 from mailgui.message import MessageFields, build_message
 from mailgui.queue import Attempt, Queue, RecipientResult
 from mailgui.queue.drafts import DraftFields

@@ -16,9 +16,9 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication, QWidget
 
 from mailgui.clock import FakeClock
-from mailgui.gui.bounces_view import BouncesView
-from mailgui.gui.mailbox_view import MailboxView
-from mailgui.gui.queue_view import QueueView
+from mailgui.gui.lists.bounces import BouncesView
+from mailgui.gui.lists.mailbox import MailboxView
+from mailgui.gui.queue_view.view import QueueView
 from mailgui.gui.resources import style_sheet
 from mailgui.message import MessageFields, build_message
 from mailgui.queue import Attempt, Queue, RecipientResult

@@ -14,7 +14,7 @@ from mailgui.gui import resources
 def test_every_icon_named_in_the_gui_exists_and_renders(qapp: QApplication) -> None:
     gui = Path(resources.__file__).parent
     names = set()
-    for source in gui.glob("*.py"):
+    for source in gui.rglob("*.py"):
         names.update(re.findall(r"""\bicon\(["']([\w-]+)["']\)""", source.read_text(encoding="utf-8")))
     assert names, "no icon names found"
     for name in sorted(names):

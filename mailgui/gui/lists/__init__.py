@@ -1,0 +1,1 @@
+"""The short lists: bounces, the built-in relay's mailbox, drafts."""

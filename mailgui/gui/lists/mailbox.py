@@ -1,0 +1,243 @@
+"""The Mailbox view: what arrived at the built-in local relay, newest first, each message in the same tabs
+as the queue's details pane."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QSplitter,
+    QTableView,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mailgui.clock import Clock, SystemClock
+from mailgui.errors import Error, UnknownMessageError
+from mailgui.gui import timefmt
+from mailgui.gui.lists.paged_model import RECORD_ROLE, PagedTableModel
+from mailgui.gui.queue_view.cells import display_sender
+from mailgui.gui.resources import icon
+from mailgui.gui.widgets.confirm import open_confirm
+from mailgui.gui.widgets.details import MessageTabs
+from mailgui.gui.widgets.message_tabs import size_text
+from mailgui.queue import MailboxEntry, Queue
+
+log = logging.getLogger(__name__)
+
+(COL_RECEIVED, COL_FROM, COL_TO, COL_SUBJECT, COL_SIZE) = range(5)
+
+
+def envelope_sender(e: MailboxEntry) -> str:
+    if e.from_header:
+        return display_sender(e.from_header)
+    return e.mail_from or "<> (delivery report)"
+
+
+class MailboxModel(PagedTableModel[MailboxEntry]):
+    COLUMNS = ("Received", "From", "To", "Subject", "Size")
+
+    def __init__(self, queue: Queue, clock: Clock | None = None, parent: Any = None):
+        super().__init__(parent)
+        self.queue = queue
+        self.clock: Clock = clock or SystemClock()
+        self.refresh()
+
+    def count(self) -> int:
+        return self.queue.count_mailbox()
+
+    def read(self, offset: int, limit: int) -> list[MailboxEntry]:
+        return self.queue.list_mailbox(limit=limit, offset=offset)
+
+    def signature(self) -> object:
+        newest = self.queue.list_mailbox(limit=1)
+        return (self.queue.count_mailbox(), newest[0].id if newest else 0)
+
+    def cell(self, e: MailboxEntry, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == COL_RECEIVED:
+                return timefmt.stamp(e.received_at, self.clock.now())
+            if column == COL_FROM:
+                return envelope_sender(e)
+            if column == COL_TO:
+                more = len(e.rcpt_to) - 1
+                return (e.rcpt_to[0] + (f" +{more}" if more > 0 else "")) if e.rcpt_to else ""
+            if column == COL_SUBJECT:
+                return e.subject or "(no subject)"
+            if column == COL_SIZE:
+                return size_text(e.size)
+        elif role == Qt.ItemDataRole.ToolTipRole:
+            if column == COL_RECEIVED:
+                return f"{timefmt.full_stamp(e.received_at)} from {e.peer}"
+            if column == COL_FROM:
+                return f"{e.from_header}\nMAIL FROM:<{e.mail_from}>"
+            if column == COL_TO:
+                return "\n".join(e.rcpt_to)
+            if column == COL_SUBJECT:
+                return e.subject
+        elif role == Qt.ItemDataRole.TextAlignmentRole and column == COL_SIZE:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class MailboxView(QWidget):
+    """The local relay's mailbox. Clear it with the toolbar button (asks first, without blocking)."""
+
+    def __init__(self, queue: Queue, parent: Any = None, clock: Clock | None = None):
+        super().__init__(parent)
+        self.queue = queue
+        self.clock: Clock = clock or SystemClock()
+        self.model = MailboxModel(queue, self.clock, self)
+        self.confirm_box: QMessageBox | None = None
+
+        table = QTableView()
+        table.setObjectName("mailboxTable")
+        table.setModel(self.model)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.setAlternatingRowColors(True)
+        table.setShowGrid(False)
+        table.setWordWrap(False)
+        table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        table.verticalHeader().setDefaultSectionSize(26)
+        table.verticalHeader().hide()
+        header = table.horizontalHeader()
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(COL_SUBJECT, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((COL_RECEIVED, 100), (COL_FROM, 170), (COL_TO, 200), (COL_SIZE, 80)):
+            table.setColumnWidth(col, width)
+        table.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.table = table
+
+        self.envelope = QLabel()
+        self.envelope.setWordWrap(True)
+        self.envelope.setTextFormat(Qt.TextFormat.PlainText)
+        self.envelope.setProperty("role", "hint")
+        self.envelope.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.tabs = MessageTabs()
+        right = QWidget()
+        right_col = QVBoxLayout(right)
+        right_col.setContentsMargins(8, 0, 0, 0)
+        right_col.addWidget(self.envelope)
+        right_col.addWidget(self.tabs, 1)
+
+        # Refresh has no key of its own: F5 is the main window's, and its refresh reaches this view.
+        self.refresh_action = QAction(icon("refresh"), "Refresh", self)
+        self.refresh_action.setToolTip("Read the mailbox again (F5)")
+        self.refresh_action.triggered.connect(self.refresh)
+        self.clear_action = QAction(icon("remove"), "Clear mailbox…", self)
+        self.clear_action.setShortcut(QKeySequence("Ctrl+Shift+Delete"))
+        self.clear_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.clear_action.setToolTip("Clear mailbox (Ctrl+Shift+Delete)")
+        self.clear_action.triggered.connect(self.clear_mailbox)
+        self.addAction(self.clear_action)
+        self.toolbar = QToolBar("Mailbox actions")
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toolbar.addAction(self.refresh_action)
+        self.toolbar.addAction(self.clear_action)
+        self.count_label = QLabel()
+        self.count_label.setProperty("role", "hint")
+        self.toolbar.addSeparator()
+        self.toolbar.addWidget(self.count_label)
+        intro = QLabel(
+            "Mail the built-in local relay accepted. Nothing here left this computer; "
+            "bounce reports to local senders land here too."
+        )
+        intro.setProperty("role", "hint")
+        intro.setWordWrap(True)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.setChildrenCollapsible(False)
+        splitter.addWidget(table)
+        splitter.addWidget(right)
+        splitter.setSizes([600, 500])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(intro)
+        layout.addWidget(splitter, 1)
+        self.model.modelReset.connect(self._update_count)
+        self._update_count()
+        self._show_entry(None)
+
+    # -- public --------------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Read the mailbox again; the shown message stays selected if it is still there."""
+        current = self.table.currentIndex().data(RECORD_ROLE)
+        try:
+            if not self.model.refresh():
+                return  # nothing arrived or went: keep the list, the selection and the message as they are
+        except Error as exc:
+            self.count_label.setText(f"The mailbox could not be read: {exc}")
+            return
+        if current is not None:
+            for row in range(min(self.model.rowCount(), self.model.PAGE)):
+                e = self.model.record(row)
+                if e is not None and e.id == current.id:
+                    self.table.selectRow(row)
+                    return
+        self._show_entry(None)
+
+    def clear_mailbox(self) -> None:
+        n = self.model.rowCount()
+        self.confirm_box = open_confirm(
+            self,
+            "Clear mailbox",
+            f"Delete all {n:,} message{'s' if n != 1 else ''} in the local mailbox?",
+            "This only empties the local relay's mailbox; the queue is not touched.",
+            "Clear",
+            self._clear_confirmed,
+        )
+
+    # -- internals -----------------------------------------------------------------------------------------
+    def _clear_confirmed(self, result: int) -> None:
+        box, self.confirm_box = self.confirm_box, None
+        if box is not None:
+            box.deleteLater()
+        if result != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            self.queue.clear_mailbox()
+        except Error as exc:
+            self.count_label.setText(f"The mailbox could not be cleared: {exc}")
+            return
+        self.refresh()
+
+    def _update_count(self) -> None:
+        n = self.model.rowCount()
+        self.count_label.setText(f"{n:,} message{'s' if n != 1 else ''}")
+        self.clear_action.setEnabled(n > 0)
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        e = current.data(RECORD_ROLE) if current.isValid() else None
+        self._show_entry(e)
+
+    def _show_entry(self, e: MailboxEntry | None) -> None:
+        if e is None:
+            self.envelope.setText("Select a message to read it.")
+            self.tabs.clear_message()
+            return
+        try:
+            received = self.queue.get_received(e.id)
+        except UnknownMessageError:
+            self.envelope.setText("This message is no longer in the mailbox.")
+            self.tabs.clear_message()
+            return
+        except Error as exc:
+            log.warning("mailbox: cannot read message %s: %s", e.id, exc)
+            self.envelope.setText(str(exc))
+            return
+        self.envelope.setText(
+            f"Received {timefmt.full_stamp(e.received_at)} from {e.peer} · "
+            f"MAIL FROM:<{e.mail_from}> · RCPT TO: {', '.join(e.rcpt_to)} · {size_text(e.size)}"
+        )
+        self.tabs.set_message(received.raw)

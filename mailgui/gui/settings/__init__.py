@@ -1,0 +1,1 @@
+"""The settings pane: authorized senders, the relay, the retry policy."""

@@ -1,0 +1,1 @@
+"""The shell around every room: the application and its loop, the main window, the status bar, the worker."""
