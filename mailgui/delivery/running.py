@@ -18,31 +18,76 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from enum import Enum
+from typing import Any, Protocol
 
+from mailgui.clock import Clock
+from mailgui.delivery.hold import RelayHold
+from mailgui.delivery.leases import Leases
+from mailgui.delivery.policy import RelayBackoff
 from mailgui.delivery.pool import ConnectionPool
+from mailgui.delivery.queue_thread import QueueThread
+from mailgui.delivery.recorder import Recorder
 from mailgui.errors import Error, SendingStoppedError
-from mailgui.queue import ClaimedMessage, Status
-
-if TYPE_CHECKING:
-    from mailgui.delivery.worker import Worker
+from mailgui.queue import ClaimedMessage, Queue, Status
 
 log = logging.getLogger(__name__)
+
+
+class Until(Enum):
+    """When a run ends (besides its stop event and a failure)."""
+
+    STOPPED = "stopped"  # only when told (the GUI, `mailgui worker`)
+    IDLE = "idle"  # once nothing is queued, sending or deferred (`mailgui worker --until-idle`)
+    NOTHING_DUE = "nothing due"  # once nothing is due now, on the injected clock: one pass (tests)
+
+
+class Driver(Protocol):
+    """What a run needs of the worker that makes it: its parts, its settings, and the decisions that stay the
+    worker's (is the relay back, what a message's outcome is). ``Worker`` is the one implementation."""
+
+    clock: Clock
+    queue: Queue
+    db: QueueThread
+    owner: str
+    hold: RelayHold
+    leases: Leases
+    recorder: Recorder
+    backoff: RelayBackoff
+    pool: ConnectionPool | None
+    batch_size: int
+    poll_interval: float
+    idle_close: float
+    stop_grace: float
+    record_delay: float
+    passes: int
+    stopping: bool
+
+    @property
+    def paused(self) -> bool: ...
+    def holding_back(self) -> bool: ...
+    def wake(self) -> None: ...
+    async def process(self, msg: ClaimedMessage) -> None: ...
+    async def flush(self, claim: int = 0) -> list[ClaimedMessage]: ...
+    async def expire_overdue(self) -> None: ...
+    async def hold_due(self) -> bool: ...
+    async def probe(self) -> bool: ...
 
 
 class Running:
     """The state of one run: its feed, its wake-up, the sends in flight. Made and driven by ``Worker.run``."""
 
-    def __init__(self, worker: Worker, stop: asyncio.Event, until_idle: bool):
+    def __init__(self, worker: Driver, stop: asyncio.Event, until: Until = Until.STOPPED):
         self.worker = worker
         self.stop = stop
-        self.until_idle = until_idle
+        self.until = until
         self.poke = asyncio.Event()  # look at the queue now
         self.record_signal = asyncio.Event()  # outcomes are waiting to be written
         self.landed = asyncio.Event()  # set while no send is in flight
         self.landed.set()
         self.feed: asyncio.Queue[ClaimedMessage | None] = asyncio.Queue()
         self.in_flight = 0
+        self.writing = False  # the recorder is writing a batch (its outcomes are no longer pending, nor committed)
         self.live = True  # the recorder writes outcomes as they come; cleared to end it
         self.failure: SendingStoppedError | None = None  # why sending stopped on its own (run() raises it)
 
@@ -54,7 +99,7 @@ class Running:
         """Send nothing more: the senders give back what they take from the feed, the loop ends, run() raises."""
         if self.failure is None:
             self.failure = exc
-        self.worker._stopping = True
+        self.worker.stopping = True
         self.poke.set()
 
     def _watched(self, task: asyncio.Task[Any], what: str) -> asyncio.Task[Any]:
@@ -94,14 +139,17 @@ class Running:
                     await w.leases.renew()  # the feed's and the sends' leases, once half gone
                     now = w.clock.now()
                     if w.paused:
-                        pass
+                        if self.until is Until.NOTHING_DUE and not self.in_flight:
+                            break
                     elif w.backoff.active(now):
-                        await w._expire_overdue()
-                        if await w._hold_due():
+                        await w.expire_overdue()
+                        if await w.hold_due():
                             continue  # more to hold: one batch per turn, so stop and wake stay prompt
+                        if self.until is Until.NOTHING_DUE and not (self.in_flight or self.writing or w.recorder.pending):
+                            break  # all that was due is held for the relay's next try
                         timeout = min(timeout, max(0.0, w.backoff.until - now))
                     elif w.backoff.unwell:
-                        await w._probe()  # one connection: is the relay back? (either way, look again)
+                        await w.probe()  # one connection: is the relay back? (either way, look again)
                         continue
                     elif feed.qsize() < low_water:
                         want = w.batch_size - feed.qsize()
@@ -112,15 +160,17 @@ class Running:
                             last_busy = loop.time()
                             if len(claimed) == want:
                                 continue
-                        elif feed.empty() and not self.in_flight and not w.recorder.pending:
-                            if self.until_idle and self._queue_idle():
+                        elif feed.empty() and not self.in_flight and not self.writing and not w.recorder.pending:
+                            if self.until is Until.NOTHING_DUE:
+                                break
+                            if self.until is Until.IDLE and self._queue_idle():
                                 break
                             if pool.idle_count and loop.time() - last_busy > w.idle_close:
                                 await pool.close_idle()
                             due = w.queue.next_due_at()
                             if due is not None:
                                 timeout = min(timeout, max(0.0, due - now))
-                except SendingStoppedError as exc:  # outcomes could not be written (_expire_overdue records some)
+                except SendingStoppedError as exc:  # outcomes could not be written (expire_overdue records some)
                     self.fail(exc)
                 except Error as exc:  # the queue file is busy, full or gone: say so, keep trying (nothing is sent)
                     log.error("delivery: cannot use the queue now: %s", exc)
@@ -152,7 +202,7 @@ class Running:
             self.in_flight += 1
             self.landed.clear()
             try:
-                await w._process_guarded(msg)
+                await w.process(msg)
             finally:
                 self.in_flight -= 1
                 if not self.in_flight:
@@ -178,15 +228,18 @@ class Running:
                     async with asyncio.timeout(w.record_delay):
                         await self.landed.wait()
             want = 0
-            if not w._holding_back() and not w.backoff.unwell:
+            if not w.holding_back() and not w.backoff.unwell:
                 # The same commit refills the senders' feed: as many as this batch took out, and a batch more,
                 # so it lasts until the next commit and the loop need not pay a commit of its own to claim.
                 want = max(0, w.batch_size + len(w.recorder.pending) - self.feed.qsize())
+            self.writing = True
             try:
-                claimed = await w._flush(want)
+                claimed = await w.flush(want)
             except SendingStoppedError as exc:  # logged by the recorder, with its traceback
                 self.fail(exc)
                 return
+            finally:
+                self.writing = False
             for msg in claimed:
                 self.feed.put_nowait(msg)
             w.wake()
@@ -195,7 +248,7 @@ class Running:
         self, senders: list[asyncio.Task[None]], recorder: asyncio.Task[None], stop_watch: asyncio.Task[bool]
     ) -> None:
         w, feed = self.worker, self.feed
-        w._stopping = True
+        w.stopping = True
         stop_watch.cancel()
         while not feed.empty():
             msg = feed.get_nowait()
@@ -211,7 +264,7 @@ class Running:
         self.record_signal.set()  # the recorder finishes the write it is doing, then ends
         await asyncio.gather(*senders, recorder, stop_watch, return_exceptions=True)
         try:
-            await w._flush()
+            await w.flush()
         except SendingStoppedError as exc:  # logged by the recorder, with its traceback
             self.fail(exc)
         w.recorder.summarize(w.clock.now(), final=True)

@@ -20,7 +20,6 @@ import os
 import random
 import socket
 import uuid
-from collections import deque
 from collections.abc import Callable
 
 from mailgui.clock import Clock
@@ -44,7 +43,7 @@ from mailgui.delivery.pool import ConnectionPool, RelayBackedOff
 from mailgui.delivery.queue_thread import QueueThread
 from mailgui.delivery.recorder import Recorder
 from mailgui.delivery.reporting import FinishedAttempt, Reporter
-from mailgui.delivery.running import Running
+from mailgui.delivery.running import Running, Until
 from mailgui.delivery.target import RelayTarget, local_hostname
 from mailgui.delivery.transport import RecipientReply
 from mailgui.errors import SendingStoppedError
@@ -111,7 +110,7 @@ class Worker:
         self.delay_warning = 0.0
         self.batch_size = batch_size or 16
         self._paused = False
-        self._stopping = False
+        self.stopping = False
         self._running = False
         self._state = WorkerState(STOPPED)
         self._stopped_by: SendingStoppedError | None = None  # why the last run stopped on its own, if it did
@@ -204,51 +203,7 @@ class Worker:
             self.hold.release_pending = True  # released once running (the state is said first)
         return pool
 
-    # -- one pass (tests: advance the clock, then run_once) -------------------------------------------
-    async def run_once(self) -> int:
-        """Deliver everything due now (reports it causes included); returns how many attempts were recorded.
-
-        Connections and the queue thread are closed again before it returns.
-        """
-        pool = await self._prepare()
-        before = self.recorded
-        self._running = True
-        self._update_state()
-        try:
-            await self.hold.release()
-            while not self._paused:
-                now = self.clock.now()
-                if self.backoff.active(now) or (self.backoff.unwell and not await self._probe()):
-                    await self._expire_overdue()
-                    while await self._hold_due():
-                        pass
-                    break
-                claimed = await self.leases.claim(self.batch_size)
-                if not claimed:
-                    break
-                await self._deliver_all(claimed)
-                await self._flush()
-        finally:
-            await self._flush()
-            await pool.close_idle()
-            await self.db.close()
-        return self.recorded - before
-
-    async def _deliver_all(self, claimed: list[ClaimedMessage]) -> None:
-        assert self.pool is not None
-        work = deque(claimed)
-
-        async def sender() -> None:
-            while work:
-                await self._process_guarded(work.popleft())
-
-        try:
-            await asyncio.gather(*(sender() for _ in range(min(self.pool.target.connections, len(work)))))
-        finally:
-            while work:
-                await self.leases.release(work.popleft())
-
-    # -- running (GUI, command line): the run's machinery is in running.py --------------------------------
+    # -- running: the machinery is in running.py; run() and run_once() drive the same loop ----------------
     async def run(self, stop: asyncio.Event | None = None, until_idle: bool = False) -> None:
         """Deliver until ``stop`` is set (or, ``until_idle``, until no message is queued, sending or deferred).
 
@@ -258,9 +213,32 @@ class Worker:
         Raises SendingStoppedError (and the state turns ``failed``, with the reason) if it had to stop on its own:
         outcomes could not be recorded, so nothing more was sent (see ``running.py``). Run it again to go on.
         """
+        try:
+            await self._drive(stop or asyncio.Event(), Until.IDLE if until_idle else Until.STOPPED)
+        finally:
+            self._running = False
+            self._update_state()
+
+    async def run_once(self) -> int:
+        """One pass of the same loop as :meth:`run`: deliver everything due now on the injected clock (reports it
+        causes included; while the relay is left alone, hold what is due for its next try), then return how many
+        attempts were recorded. The worker's state stays as the pass left it (running, unreachable, paused).
+
+        Connections and the queue thread are closed again before it returns. Tests advance a FakeClock between
+        passes; nothing sleeps.
+        """
+        if self._paused:  # a paused worker takes nothing (and a pass would have nothing to do)
+            return 0
+        before = self.recorded
+        await self._drive(asyncio.Event(), Until.NOTHING_DUE)
+        return self.recorded - before
+
+    async def _drive(self, stop: asyncio.Event, until: Until) -> None:
+        if self._current is not None:
+            raise RuntimeError("this worker is already running")
         pool = await self._prepare()
-        running = self._current = Running(self, stop or asyncio.Event(), until_idle)
-        self._stopping = False
+        running = self._current = Running(self, stop, until)
+        self.stopping = False
         self._stopped_by = None
         self._running = True
         self._update_state()
@@ -268,23 +246,23 @@ class Worker:
             await running.go(pool)
         except SendingStoppedError as exc:
             self._stopped_by = exc
+            self._running = False
             raise
         finally:
-            self._running = False
-            self._stopping = False
+            self.stopping = False
             self._current = None
             self._update_state()
 
     # -- holding back ---------------------------------------------------------------------------------
-    def _holding_back(self) -> bool:
-        return self._paused or self._stopping or self.backoff.active(self.clock.now())
+    def holding_back(self) -> bool:
+        return self._paused or self.stopping or self.backoff.active(self.clock.now())
 
     def _gate(self) -> None:
-        if self._holding_back():
+        if self.holding_back():
             raise RelayBackedOff()
 
     # -- one message ------------------------------------------------------------------------------------
-    async def _process_guarded(self, msg: ClaimedMessage) -> None:
+    async def process(self, msg: ClaimedMessage) -> None:
         try:
             await self._process(msg)
         except asyncio.CancelledError:
@@ -294,7 +272,7 @@ class Worker:
             await self.leases.release(msg)
 
     async def _process(self, msg: ClaimedMessage) -> None:
-        if self._holding_back():
+        if self.holding_back():
             await self.leases.release(msg)
             return
         if not await self.leases.keep(msg):
@@ -340,7 +318,7 @@ class Worker:
         self.backoff.record_success()
         self._update_state()
 
-    async def _probe(self) -> bool:
+    async def probe(self) -> bool:
         """After a backoff: one connection. True if the relay answered (the connection is kept for use)."""
         assert self.pool is not None
         loop = asyncio.get_running_loop()
@@ -352,12 +330,12 @@ class Worker:
         self._relay_recovered()
         return True
 
-    async def _hold_due(self) -> bool:
+    async def hold_due(self) -> bool:
         """One batch of holding mail for the backed-off relay (and of its delay warnings); True if more."""
         remote = self.pool.target.host if self.pool else None
         return await self.hold.hold_due(self.backoff, self._failure, self.delay_warning, remote)
 
-    async def _expire_overdue(self) -> None:
+    async def expire_overdue(self) -> None:
         """While the relay is left alone, messages whose lifetime ran out are still given up (and reported)."""
         assert self.pool is not None
         now = self.clock.now()
@@ -366,7 +344,7 @@ class Worker:
                 reason = f"not tried: {self.backoff.reason or 'the relay is unreachable'}"
                 results = tuple(RecipientResult(a, RecipientStatus.PENDING, None, reason) for a in msg.recipients)
                 self._add_outcome(msg, Attempt(now, 0.0, self.pool.target.name, results, error=reason), {}, None)
-            await self._flush()
+            await self.flush()
 
     # -- outcomes ---------------------------------------------------------------------------------------
     def _add_outcome(
@@ -385,7 +363,7 @@ class Worker:
         if self._current is not None:
             self._current.outcome_added()
 
-    async def _flush(self, claim: int = 0) -> list[ClaimedMessage]:
+    async def flush(self, claim: int = 0) -> list[ClaimedMessage]:
         """Write the finished attempts; with ``claim``, lease up to that many more in the same commit."""
         self.recorder.remote_mta = self.pool.target.host if self.pool else None
         self.recorder.delay_warning = self.delay_warning
