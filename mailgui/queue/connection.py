@@ -18,17 +18,22 @@ BUSY_TIMEOUT_MS = 15_000
 # How long to wait for another process's lock before giving up (ms); tests shorten it.
 BUSY_TIMEOUT_ENV = "MAILGUI_BUSY_TIMEOUT_MS"
 
-# Environmental failures a user can act on (disk full, read-only, locked, corrupt): shown as they are.
-_ENVIRONMENTAL = (
-    "locked",
-    "busy",
-    "full",
-    "readonly",
-    "read-only",
-    "disk i/o",
-    "malformed",
-    "not a database",
-    "unable to open",
+# Faults of the file or the machine that a user can act on (locked, read-only, full, damaged, not there), by
+# SQLite's primary result code (https://sqlite.org/rescode.html): the set qutebrowser's misc/sql.py calls
+# KnownError. Anything else (SQLITE_ERROR: no such column, a syntax error; a constraint; a datatype mismatch) is
+# our bug and keeps its own type. Reading the words of the message instead took "no such column: full_name"
+# for a full disk and would hide a bug behind "queue file ...: ..." the user can do nothing about.
+_STORAGE_FAULTS = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,  # locked by another connection past the busy timeout
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+        sqlite3.SQLITE_NOTADB,
+    }
 )
 
 
@@ -37,8 +42,11 @@ def describe(exc: sqlite3.Error, path: str) -> StorageError:
 
 
 def is_environmental(exc: sqlite3.Error) -> bool:
-    text = str(exc).lower()
-    return isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError) and any(w in text for w in _ENVIRONMENTAL)
+    """Whether ``exc`` is a fault of the file or the machine rather than a bug. Extended result codes
+    (SQLITE_BUSY_SNAPSHOT, SQLITE_IOERR_FSYNC, ...) count as their primary code. An error raised by the
+    sqlite3 module itself (a closed connection, a bad binding) has no code: a bug."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _STORAGE_FAULTS
 
 
 def busy_timeout_ms() -> int:
@@ -75,7 +83,9 @@ def connect(path: str | Path, busy_timeout: float | None = None) -> sqlite3.Conn
         conn.execute("PRAGMA foreign_keys = ON")
         migrate(conn)
     except sqlite3.Error as exc:
-        raise describe(exc, str(path)) from exc
+        if is_environmental(exc):
+            raise describe(exc, str(path)) from exc
+        raise
     except OSError as exc:
         raise StorageError(f"queue file {path}: {exc.strerror or exc}") from exc
     return conn
@@ -87,7 +97,9 @@ def transaction(conn: sqlite3.Connection, path: str) -> Iterator[sqlite3.Connect
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as exc:
-        raise describe(exc, path) from exc
+        if is_environmental(exc):
+            raise describe(exc, path) from exc
+        raise
     try:
         yield conn
     except BaseException as exc:
@@ -102,7 +114,9 @@ def transaction(conn: sqlite3.Connection, path: str) -> Iterator[sqlite3.Connect
     except sqlite3.Error as exc:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-        raise describe(exc, path) from exc
+        if is_environmental(exc):
+            raise describe(exc, path) from exc
+        raise
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])

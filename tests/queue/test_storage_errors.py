@@ -12,8 +12,9 @@ import pytest
 
 from mailgui.errors import StorageError
 from mailgui.message import MessageFields, build_message
-from mailgui.queue import Queue
-from mailgui.queue.connection import BUSY_TIMEOUT_ENV, busy_timeout_ms
+from mailgui.queue import Queue, schema
+from mailgui.queue.connection import BUSY_TIMEOUT_ENV, busy_timeout_ms, is_environmental, transaction
+from mailgui.queue.schema import MIGRATIONS
 from tests.queue.helpers import make_corrupt, outgoing
 
 
@@ -132,3 +133,128 @@ def test_a_full_file_is_a_storage_error_and_keeps_what_was_there(queue: Queue) -
     with pytest.raises(StorageError, match=r"database or disk is full$"):
         queue.enqueue(big)
     assert [m.id for m in queue.list_messages()] == [first]
+
+
+# -- telling a fault of the file from a bug, by SQLite's result code ------------------------------------------
+
+
+def _error_from(run: Callable[[], object]) -> sqlite3.Error:
+    try:
+        run()
+    except sqlite3.Error as exc:
+        return exc
+    raise AssertionError("expected an sqlite3.Error")
+
+
+def _busy(path: Path) -> sqlite3.Error:
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process is writing
+    try:
+        waiter = sqlite3.connect(path, isolation_level=None, timeout=0.01)
+        try:
+            return _error_from(lambda: waiter.execute("BEGIN IMMEDIATE"))
+        finally:
+            waiter.close()
+    finally:
+        holder.close()
+
+
+def _read_only(path: Path) -> sqlite3.Error:
+    # mode=ro, not chmod: a read-only file means nothing to root, who runs the tests in CI containers.
+    ro = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return _error_from(lambda: ro.execute("INSERT INTO senders(pattern, added_at) VALUES ('@x.org', 0)"))
+    finally:
+        ro.close()
+
+
+def _full(path: Path) -> sqlite3.Error:
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+        return _error_from(lambda: conn.execute("INSERT INTO settings(key, value) VALUES ('k', ?)", ("v" * 100_000,)))
+    finally:
+        conn.close()
+
+
+def _corrupt(path: Path) -> sqlite3.Error:
+    make_corrupt(path)
+    conn = sqlite3.connect(path)
+    try:
+        return _error_from(lambda: conn.execute("SELECT count(*), max(length(subject)) FROM messages").fetchall())
+    finally:
+        conn.close()
+
+
+def _not_a_database(path: Path) -> sqlite3.Error:
+    path.write_bytes(b"\xa5\x5a" * 4096)
+    conn = sqlite3.connect(path)
+    try:
+        return _error_from(lambda: conn.execute("SELECT * FROM sqlite_master").fetchall())
+    finally:
+        conn.close()
+
+
+STORAGE_FAULTS: dict[str, tuple[Callable[[Path], sqlite3.Error], str]] = {
+    "busy": (_busy, "SQLITE_BUSY"),
+    "read-only": (_read_only, "SQLITE_READONLY"),
+    "full": (_full, "SQLITE_FULL"),
+    "corrupt": (_corrupt, "SQLITE_CORRUPT"),
+    "not a database": (_not_a_database, "SQLITE_NOTADB"),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(STORAGE_FAULTS))
+def test_a_fault_of_the_file_is_told_by_its_result_code(tmp_path: Path, fault: str) -> None:
+    path = tmp_path / "queue.sqlite3"
+    Queue(path).close()
+    make, name = STORAGE_FAULTS[fault]
+    exc = make(path)
+    assert exc.sqlite_errorname == name
+    assert is_environmental(exc)
+
+
+BUGS = {
+    # Each message holds a word the old check took for a fault of the file ("full", "locked", "busy", ...).
+    "SELECT full_name FROM senders": "no such column: full_name",
+    "SELECT * FROM locked_senders": "no such table: locked_senders",
+    "SELEC pattern FROM senders WHERE busy": 'near "SELEC": syntax error',
+    "SELECT pattern FROM senders LIMIT 'full'": "datatype mismatch",
+    "INSERT INTO senders(pattern, added_at) VALUES ('@full.org', 0), ('@full.org', 0)": "UNIQUE constraint failed",
+}
+
+
+@pytest.mark.parametrize("sql", sorted(BUGS))
+def test_a_bug_in_sql_is_not_a_fault_of_the_file(queue: Queue, sql: str) -> None:
+    exc = _error_from(lambda: queue.conn.execute(sql).fetchall())
+    assert str(exc).startswith(BUGS[sql])
+    assert not is_environmental(exc)
+
+
+def test_an_error_from_the_sqlite3_module_itself_is_a_bug(db_path: Path) -> None:
+    conn = sqlite3.connect(db_path)
+    conn.close()
+    assert not is_environmental(_error_from(lambda: conn.execute("SELECT 1")))
+
+
+def test_a_bug_inside_a_transaction_stays_a_bug_whatever_its_message_says(queue: Queue) -> None:
+    with (
+        pytest.raises(sqlite3.OperationalError, match=r"^no such column: full_name$"),
+        transaction(queue.conn, queue.path),
+    ):
+        queue.conn.execute("SELECT full_name FROM senders")
+    assert not queue.conn.in_transaction
+
+
+def test_a_bug_in_a_migration_is_raised_as_a_bug_not_shown_as_a_storage_problem(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Queue(db_path).close()
+    broken = [*MIGRATIONS, ["ALTER TABLE senders ADD COLUMN note TEXT", "UPDATE senders SET note = full_note"]]
+    monkeypatch.setattr(schema, "MIGRATIONS", broken)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", len(broken))
+    with pytest.raises(sqlite3.OperationalError, match=r"^no such column: full_note$"):
+        Queue(db_path)
+    monkeypatch.undo()
+    Queue(db_path).close()  # rolled back: the file is still at the version before
