@@ -169,6 +169,12 @@ class _Conn(asyncio.Protocol):
             self.record.transcript.append(("S", data))
             await self._can_write.wait()
 
+    async def until_gone(self) -> None:
+        """Silence until the client goes. Reading goes on (paused, as before STARTTLS, its leaving goes unseen)."""
+        if self.transport is not None and not self.transport.is_closing() and not self.transport.is_reading():
+            self.transport.resume_reading()
+        await self.gone
+
     async def drained(self) -> None:
         """Return once this side's buffer is empty, a turn of the loop later at the least (so a client in the
         same loop reads what came before more is written)."""
@@ -236,7 +242,10 @@ class HostileRelay:
         the server has read all it sent. Call it after the client closed, before reading the records."""
         tasks = [c.task for c in self._conns if c.task is not None]
         if tasks:
-            await asyncio.wait(tasks, timeout=timeout)
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            for conn in self._conns:
+                if conn.task in pending:  # the relay's own fault (the client had gone): the test says so
+                    self.errors.append(RuntimeError(f"session {conn.record.number} did not end in {timeout} s"))
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -383,7 +392,7 @@ class HostileRelay:
                     await conn.write(op.chunk)
                     flooded += len(op.chunk)
                     await conn.drained()  # one chunk a turn of the loop: as fast as the client reads, no faster
-                await conn.gone
+                await conn.until_gone()
                 return _own(own), False
             elif op in (CLOSE, ABORT, HANG):
                 await conn.write(bytes(pending))
@@ -392,7 +401,7 @@ class HostileRelay:
                 elif op is ABORT:
                     conn.abort()
                 else:
-                    await conn.gone
+                    await conn.until_gone()
                 return _own(own), False
         await conn.write(bytes(pending))
         if conn.stash is not None:

@@ -13,6 +13,7 @@ from tests.hostile_relay import (
     ABORT,
     DEFAULT,
     DUPLICATE,
+    HANG,
     LATER,
     Chop,
     CutData,
@@ -181,3 +182,18 @@ async def test_cut_data_and_abort_end_the_session_with_nothing_delivered() -> No
     assert [t.data for t in relay.transactions] == [None, None]
     assert truly_delivered(relay) == set()
     assert relay.errors == []
+
+
+async def test_a_hang_at_starttls_ends_when_the_client_goes(tmp_path: Path) -> None:
+    """Reading is paused while STARTTLS is answered (the ClientHello must reach the handshake); a hang must
+    resume it, or the client's leaving would go unseen and the session never end."""
+    async with HostileRelay(tls=make_tls(tmp_path)) as relay:
+        relay.script.on("STARTTLS", HANG)
+        reader, writer = await talk(relay)
+        await read_reply(reader)
+        writer.write(b"EHLO c\r\nSTARTTLS\r\n")
+        await read_reply(reader)
+        writer.close()
+        await relay.settle(timeout=5)
+    assert relay.errors == []
+    assert relay.connections[0].verbs() == ["EHLO", "STARTTLS"]
