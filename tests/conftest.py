@@ -10,8 +10,9 @@ import pytest
 from mailgui.clock import FakeClock
 from mailgui.queue import Queue
 
-# smtp_server (a real SMTP server on a free 127.0.0.1 port) and smtp_tls, for every test package.
-pytest_plugins = ["tests.smtpserver"]
+# smtp_server (a real SMTP server on a free 127.0.0.1 port) and smtp_tls, for every test package; and a test
+# fails if it logs a WARNING or worse it did not declare with @pytest.mark.allow_log (tests/logfail.py).
+pytest_plugins = ["tests.smtpserver", "tests.logfail"]
 
 
 @pytest.fixture

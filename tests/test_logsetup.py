@@ -182,6 +182,7 @@ def test_the_log_file_gets_every_record_while_stderr_is_stuck(test_logger: loggi
     pipe.close()
 
 
+@pytest.mark.allow_log("mailgui.logsetup", match=r"^log file .*: cannot be written ")
 def test_a_log_file_that_cannot_be_made_leaves_stderr_and_says_why(
     test_logger: logging.Logger, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

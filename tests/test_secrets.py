@@ -13,6 +13,7 @@ from mailgui.clock import FakeClock
 from mailgui.delivery import RelayTarget, RetryPolicy, Worker
 from mailgui.message import MessageFields, build_message
 from mailgui.queue import Queue, Status
+from tests.logfail import expect_relay_failures
 from tests.smtpserver import SMTPTestServer, TLSFiles
 
 SECRET = "Tr0ub4dor-and-3-horses"
@@ -32,6 +33,7 @@ def file_bytes(path: Path) -> bytes:
 
 
 @pytest.mark.parametrize("password", [SECRET, "wrong-" + SECRET])
+@expect_relay_failures
 async def test_login_right_or_wrong_leaves_no_password_in_the_queue_file_or_logs(
     authorized: Queue,
     clock: FakeClock,

@@ -23,6 +23,7 @@ def leases_for(queue: Queue, clock: FakeClock, owner: str = "w", seconds: float 
     return Leases(QueueThread(queue.path, clock), EventHub(), owner, clock, seconds)
 
 
+@pytest.mark.allow_log("mailgui.delivery.leases", match=r"no longer held by this worker")
 async def test_a_message_claimed_again_by_its_own_worker_is_not_handed_out_twice(
     authorized: Queue, clock: FakeClock, enqueue: Enqueue
 ) -> None:
@@ -42,6 +43,7 @@ async def test_a_message_claimed_again_by_its_own_worker_is_not_handed_out_twice
         await leases.db.close()
 
 
+@pytest.mark.allow_log("mailgui.delivery.leases", match=r"(lease lost while held|no longer held by this worker)")
 async def test_half_gone_leases_are_renewed_and_lost_ones_dropped(
     authorized: Queue, clock: FakeClock, enqueue: Enqueue
 ) -> None:

@@ -16,6 +16,7 @@ from mailgui.queue import Queue, RecipientStatus, Status
 from mailgui.settings import Settings
 from tests.delivery.conftest import Enqueue
 from tests.delivery.helpers import parse_dsn, states
+from tests.logfail import expect_relay_failures
 from tests.smtpserver import SMTPTestServer
 
 UNKNOWN = "550 5.1.1 <carol@example.org>: Recipient address rejected: User unknown in virtual mailbox table"
@@ -235,6 +236,7 @@ async def test_temporary_refusal_at_data_defers_every_recipient(
     assert worker.state.name == "running"  # a 4xx reply is about this message, not a sick relay
 
 
+@pytest.mark.allow_log("mailgui.delivery.reporting", match=r"could not be delivered .*; dropped")
 async def test_report_goes_with_null_sender_and_a_failing_report_is_dropped(
     worker: Worker,
     authorized: Queue,
@@ -283,6 +285,8 @@ async def test_delay_warning_is_sent_once_after_the_configured_delay(
     assert len(authorized.get_message(mid).report_ids) == 1
 
 
+# The report goes back to the UTF-8 sender through the same server, which cannot take it either.
+@pytest.mark.allow_log("mailgui.delivery.reporting", match=r"SMTPUTF8 is required, but was not offered")
 async def test_smtputf8_message_to_a_server_without_smtputf8_fails_with_5_6_7(
     authorized: Queue, clock: FakeClock, worker: Worker
 ) -> None:
@@ -312,6 +316,7 @@ async def attempts_until_retry(worker: Worker, queue: Queue, clock: FakeClock, m
         clock.set(nxt)
 
 
+@expect_relay_failures
 async def test_a_relay_failure_on_the_last_attempt_reports_the_servers_own_reply(
     worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, clock: FakeClock, enqueue: Enqueue
 ) -> None:
@@ -336,6 +341,7 @@ async def test_a_relay_failure_on_the_last_attempt_reports_the_servers_own_reply
     assert rcpt["remote-mta"] == "dns; 127.0.0.1"
 
 
+@expect_relay_failures
 async def test_a_delay_warning_after_a_421_greeting_gives_the_greeting(
     worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, clock: FakeClock, enqueue: Enqueue
 ) -> None:
@@ -356,6 +362,7 @@ async def test_a_delay_warning_after_a_421_greeting_gives_the_greeting(
     assert rcpt["remote-mta"] == "dns; 127.0.0.1"
 
 
+@expect_relay_failures
 async def test_a_relay_that_is_down_at_the_end_of_the_lifetime_is_reported_in_mailguis_words(
     worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, clock: FakeClock, enqueue: Enqueue
 ) -> None:

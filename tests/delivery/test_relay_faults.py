@@ -14,7 +14,11 @@ from mailgui.delivery import RelayBackoff, RelayTarget, StateEvent, Worker
 from mailgui.queue import Queue, Status
 from tests.delivery.conftest import Enqueue
 from tests.delivery.helpers import make_worker, states
+from tests.logfail import expect_relay_failures
 from tests.smtpserver import SMTPTestServer, TLSFiles
+
+# Relay faults are what this module is about: the worker says so at WARNING each time.
+pytestmark = expect_relay_failures
 
 
 @pytest.fixture

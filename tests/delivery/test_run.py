@@ -141,6 +141,7 @@ async def test_sends_in_flight_together_share_one_commit(
     assert {authorized.get_message(i).summary.status for i in ids} == {Status.SENT}
 
 
+@pytest.mark.allow_log("mailgui.delivery.running", match=r"^stopping: abandoning a send in flight ")
 async def test_stop_during_a_send_gives_the_lease_back(
     authorized: Queue, clock: FakeClock, smtp_server: SMTPTestServer, target: RelayTarget, enqueue: Enqueue
 ) -> None:
@@ -251,6 +252,7 @@ async def test_until_idle_returns_once_everything_and_its_reports_are_done(
     assert len(smtp_server.received) == 6
 
 
+@pytest.mark.allow_log("mailgui.delivery.events", level=logging.ERROR, match=r"^worker event listener .* failed on ")
 async def test_a_listener_that_raises_is_logged_and_delivery_goes_on(
     worker: Worker, authorized: Queue, smtp_server: SMTPTestServer, enqueue: Enqueue, caplog: pytest.LogCaptureFixture
 ) -> None:

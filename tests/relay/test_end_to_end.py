@@ -20,6 +20,7 @@ from mailgui.clock import FakeClock
 from mailgui.delivery import RelayBackoff, RetryPolicy, Worker, local_relay_target
 from mailgui.queue import MailboxEntry, Queue, RecipientStatus, Status
 from mailgui.relay import RESERVED_DOMAIN, LocalRelay
+from tests.logfail import expect_relay_failures
 from tests.relay.client import SlowGate
 
 ME = "you@localhost"
@@ -188,6 +189,7 @@ async def test_slow_is_sent_once_the_relay_answers(
     assert len(arrived(api_queue)) == 1
 
 
+@expect_relay_failures
 async def test_disconnect_defers_once_then_is_sent(worker: Worker, api_queue: Queue, clock: FakeClock) -> None:
     t0 = clock.now()
     mid = send([sim("disconnect"), "friend@example.org"])

@@ -84,6 +84,9 @@ class FakeTransport(asyncio.Transport):
 
 
 @pytest.mark.parametrize("peer", [("192.0.2.7", 41000), ("::ffff:10.1.2.3", 41000, 0, 0), ("2001:db8::5", 1, 0, 0)])
+@pytest.mark.allow_log(
+    "mailgui.relay.server", match=r"^local relay: refused a connection from .* \(not this computer\)$"
+)
 async def test_session_refuses_a_remote_peer_before_the_greeting(peer: object, db_path: Path) -> None:
     relay = LocalRelay(db_path)
     lost: list[LoopbackSMTP] = []

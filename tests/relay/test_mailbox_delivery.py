@@ -86,6 +86,7 @@ async def test_one_connection_carries_several_messages(relay: LocalRelay, queue:
     assert [e.subject for e in queue.list_mailbox()] == ["2", "1", "0"]
 
 
+@pytest.mark.allow_log("mailgui.relay.handler", level=logging.ERROR, match=r"^local relay: cannot take the message: ")
 async def test_storage_failure_answers_451_and_is_logged(
     relay: LocalRelay, queue: Queue, caplog: pytest.LogCaptureFixture
 ) -> None:
