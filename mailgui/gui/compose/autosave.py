@@ -16,7 +16,7 @@ class DraftAutosave(QObject):
     so a test advances a FakeClock and calls :meth:`poll` instead of waiting."""
 
     def __init__(
-        self, clock: Clock, save: Callable[[], None], delay: float = AUTOSAVE_DELAY, parent: QObject | None = None
+        self, clock: Clock, save: Callable[[], object], delay: float = AUTOSAVE_DELAY, parent: QObject | None = None
     ):
         super().__init__(parent)
         self.clock = clock

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from mailgui import mail
 from mailgui.addresses import parse_mailbox
+from mailgui.attachments import to_attachments
 from mailgui.clock import Clock
 from mailgui.errors import Error
 from mailgui.gui.compose.address_field import AddressField, split_entries
@@ -396,7 +397,7 @@ class ComposeWindow(QWidget):
             if fields.html is not None and fields.html.strip():
                 message.html = fields.html
             if fields.attachments:
-                message.attachments = fields.attachments
+                message.attachments = to_attachments(fields.attachments)
             # The same call scripts make; the queue is the one this window shows (and its clock).
             mail.open_queue(self.queue.path, clock=self.clock)
             queue_id = message.send(db=self.queue.path, send_at=send_at)

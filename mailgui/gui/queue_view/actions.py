@@ -1,26 +1,49 @@
 """What the queue view does to the selected messages: retry now, cancel, delete (asks first), edit as new.
 
-A mixin of :class:`mailgui.gui.queue_view.view.QueueView` (which provides the queue, the selection and the notices).
-Each message changes in its own commit, so many are done a chunk per turn of the event loop, never all at once.
+:class:`QueueActions` acts for a view it knows only through :class:`SelectionHost` (the selection, a notice
+line, a refresh). Each message changes in its own commit, so many are done a chunk per turn of the event loop,
+never all at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from mailgui.errors import Error
 from mailgui.gui.widgets.confirm import open_confirm
+from mailgui.queue import Queue
 
 ACTION_LIMIT = 10_000  # selected messages one action takes (each is read, then changed in its own commit)
 ACTION_CHUNK = 100  # messages changed per turn of the event loop
 
 
-class QueueActionsMixin:
-    """Needs from its host: queue, model, details, confirm_box, editAsNew, selected_count(), selected_ids(),
-    current_id(), notify_changed(), _show_notice(), _show_error()."""
+class SelectionHost(Protocol):
+    """What the actions need of the view they act for."""
+
+    def selected_count(self) -> int: ...
+    def selected_ids(self) -> list[int]: ...
+    def current_id(self) -> int | None: ...
+    def notify_changed(self, ids: Iterable[int]) -> None: ...
+    def refresh(self) -> None: ...
+    def show_notice(self, text: str, error: bool = False) -> None: ...
+
+
+class QueueActions(QObject):
+    """Retry, cancel, delete and edit-as-new for the messages selected in ``host``; ``parent`` owns the
+    confirmation box and the chunks still to do (they stop if it goes)."""
+
+    editAsNew = Signal(int)  # the user wants a new message prefilled from this one
+
+    def __init__(self, queue: Queue, host: SelectionHost, parent: QWidget):
+        super().__init__(parent)
+        self.queue = queue
+        self.host = host
+        self.parent_widget = parent
+        self.confirm_box: QMessageBox | None = None
 
     def retry_selected(self) -> None:
         self._each(self.queue.requeue, "Retrying", "retried")
@@ -29,14 +52,15 @@ class QueueActionsMixin:
         self._each(self.queue.cancel, "Cancelled", "cancelled")
 
     def _ids_for_action(self) -> list[int]:
-        n = self.selected_count()
+        n = self.host.selected_count()
         if n > ACTION_LIMIT:
-            self._show_error(
+            self.host.show_notice(
                 f"{n:,} messages are selected; an action takes at most {ACTION_LIMIT:,} at a time. "
-                "Filter the list (by state, or search) to narrow it."
+                "Filter the list (by state, or search) to narrow it.",
+                error=True,
             )
             return []
-        return self.selected_ids()
+        return self.host.selected_ids()
 
     def _each(self, act: Callable[[int], None], done_word: str, verb: str) -> None:
         """Apply ``act`` to the selected messages, a chunk per turn of the event loop (each is a commit)."""
@@ -61,17 +85,17 @@ class QueueActionsMixin:
                 done.append(mid)
             except Error as exc:
                 refused.append(str(exc))
-        self.notify_changed(chunk)
+        self.host.notify_changed(chunk)
         at += len(chunk)
         if at < len(ids):
-            self._show_notice(f"{done_word} … {at:,} of {len(ids):,}")
+            self.host.show_notice(f"{done_word} … {at:,} of {len(ids):,}")
             QTimer.singleShot(0, self, lambda: self._run_chunks(act, ids, at, done, refused, done_word, verb))
             return
         text = f"{done_word} {len(done)} message{'s' if len(done) != 1 else ''}." if done else ""
         if refused:
             more = f" (and {len(refused) - 3} more)" if len(refused) > 3 else ""
             text += f" {len(refused)} could not be {verb}: " + "; ".join(refused[:3]) + more
-        self._show_notice(text.strip(), error=bool(refused))
+        self.host.show_notice(text.strip(), error=bool(refused))
 
     def delete_selected(self) -> None:
         """Ask first (without blocking the event loop: the box is opened, not exec'd), then delete."""
@@ -80,7 +104,7 @@ class QueueActionsMixin:
             return
         n = len(ids)
         self.confirm_box = open_confirm(
-            self,
+            self.parent_widget,
             "Delete messages",
             f"Delete {n} message{'s' if n != 1 else ''} from the queue for good?",
             "Messages being sent right now are kept. This cannot be undone.",
@@ -97,20 +121,19 @@ class QueueActionsMixin:
         try:
             deleted = self.queue.delete(ids)
         except Error as exc:
-            self._show_error(str(exc))
+            self.host.show_notice(str(exc), error=True)
             return
         kept = len(ids) - deleted
         text = f"Deleted {deleted} message{'s' if deleted != 1 else ''}."
         if kept:
             text += f" {kept} being sent right now {'was' if kept == 1 else 'were'} kept."
-        self.model.refresh()
-        self.details.refresh()
-        self._show_notice(text)
+        self.host.refresh()
+        self.host.show_notice(text)
 
     def edit_selected_as_new(self) -> None:
-        mid = self.current_id()
+        mid = self.host.current_id()
         if mid is None:
-            ids = self.selected_ids()
+            ids = self.host.selected_ids()
             mid = ids[0] if ids else None
         if mid is not None:
             self.editAsNew.emit(mid)

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QItemSelectionRange, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMenu,
-    QMessageBox,
     QSplitter,
     QTableView,
     QToolBar,
@@ -28,7 +27,7 @@ from PySide6.QtWidgets import (
 from mailgui.clock import Clock, SystemClock
 from mailgui.errors import Error
 from mailgui.gui import status_style
-from mailgui.gui.queue_view.actions import QueueActionsMixin
+from mailgui.gui.queue_view.actions import QueueActions
 from mailgui.gui.queue_view.change_watcher import ChangeWatcher
 from mailgui.gui.queue_view.model import ID_ROLE, QueueTableModel
 from mailgui.gui.resources import icon
@@ -54,7 +53,7 @@ RESTORE_BUDGET_S = 0.15  # finding rows of ids deep in a filtered million-row li
 DRAG_SETTLE_MS = 80
 
 
-class QueueView(QueueActionsMixin, QWidget):
+class QueueView(QWidget):
     """The queue table with filter, search, details and actions. Embed it; feed it worker updates with
     :meth:`notify_changed`; it notices other processes' changes itself (``watcher``)."""
 
@@ -69,12 +68,13 @@ class QueueView(QueueActionsMixin, QWidget):
         self._pending: set[int] = set()
         self._external = False
         self._saved_selection: tuple[list[int], int | None] = ([], None)
-        self.confirm_box: QMessageBox | None = None
         self.update_ticks = 0  # coalesced refreshes done, for tests and benches
 
         self._build_filter_bar()
         self._build_table()
         self.details = DetailsPane(queue, self.clock)
+        self.queue_actions = QueueActions(queue, self, self)
+        self.queue_actions.editAsNew.connect(self.editAsNew)
         self._build_actions()
 
         self.notice = QLabel()
@@ -186,7 +186,13 @@ class QueueView(QueueActionsMixin, QWidget):
         table.doubleClicked.connect(lambda _index: self.details.setFocus())
         self.table = table
 
-    def _action(self, text: str, icon_name: str, shortcut: QKeySequence | str, slot: Callable[[], None]) -> QAction:
+    def _action(
+        self,
+        text: str,
+        icon_name: str,
+        shortcut: QKeySequence | QKeySequence.StandardKey | str,
+        slot: Callable[[], None],
+    ) -> QAction:
         action = QAction(icon(icon_name), text, self)
         action.setShortcut(QKeySequence(shortcut))
         # Only while the queue view has focus, so compose and settings keep their own keys.
@@ -197,10 +203,11 @@ class QueueView(QueueActionsMixin, QWidget):
         return action
 
     def _build_actions(self) -> None:
-        self.retry_action = self._action("Retry now", "refresh", "Ctrl+R", self.retry_selected)
-        self.cancel_action = self._action("Cancel", "stopped", "Ctrl+Shift+X", self.cancel_selected)
-        self.delete_action = self._action("Delete…", "remove", QKeySequence.StandardKey.Delete, self.delete_selected)
-        self.edit_action = self._action("Edit as new", "compose", "Ctrl+E", self.edit_selected_as_new)
+        acts = self.queue_actions
+        self.retry_action = self._action("Retry now", "refresh", "Ctrl+R", acts.retry_selected)
+        self.cancel_action = self._action("Cancel", "stopped", "Ctrl+Shift+X", acts.cancel_selected)
+        self.delete_action = self._action("Delete…", "remove", QKeySequence.StandardKey.Delete, acts.delete_selected)
+        self.edit_action = self._action("Edit as new", "compose", "Ctrl+E", acts.edit_selected_as_new)
         # No key of its own: F5 belongs to the main window, whose refresh reaches this view too (the same key
         # in two live contexts is ambiguous to Qt, and then neither fires).
         self.refresh_action = QAction(icon("refresh"), "Refresh", self)
@@ -228,12 +235,16 @@ class QueueView(QueueActionsMixin, QWidget):
         self.model.refresh()
         self.details.refresh()
 
+    def _selected_ranges(self) -> list[QItemSelectionRange]:
+        selection = self.table.selectionModel().selection()
+        return [selection.at(i) for i in range(selection.count())]
+
     def selected_count(self) -> int:
         """How many rows are selected, from the selection's ranges (a million selected rows is one range)."""
-        return sum(r.height() for r in self.table.selectionModel().selection())
+        return sum(r.height() for r in self._selected_ranges())
 
     def selected_ids(self) -> list[int]:
-        rows = sorted({row for r in self.table.selectionModel().selection() for row in range(r.top(), r.bottom() + 1)})
+        rows = sorted({row for r in self._selected_ranges() for row in range(r.top(), r.bottom() + 1)})
         return [mid for mid in (self.model.message_id(r) for r in rows) if mid is not None]
 
     def current_id(self) -> int | None:
@@ -340,13 +351,16 @@ class QueueView(QueueActionsMixin, QWidget):
         else:
             self._count_changed(self.model.rowCount())
 
-    def closeEvent(self, event: Any) -> None:
-        # Closed for good (the app is ending, or a test is done): nothing may fire on a queue closed after this.
+    def shutdown(self) -> None:
+        """For good (the app is ending, or a test is done): nothing may fire on a queue closed after this."""
         self.watcher.stop()
         self._update_timer.stop()
         self._search_timer.stop()
         self._drag_settle.stop()
         self.model.shutdown()
+
+    def closeEvent(self, event: Any) -> None:
+        self.shutdown()
         super().closeEvent(event)
 
     # -- filter and search ---------------------------------------------------------------------------------
@@ -393,7 +407,7 @@ class QueueView(QueueActionsMixin, QWidget):
         menu.popup(self.table.viewport().mapToGlobal(pos))
 
     # -- notices -------------------------------------------------------------------------------------------
-    def _show_notice(self, text: str, error: bool = False) -> None:
+    def show_notice(self, text: str, error: bool = False) -> None:
         self.notice.setObjectName("errorBar" if error else "noticeBar")
         self.notice.style().unpolish(self.notice)  # the style sheet picks the bar's colour by object name
         self.notice.style().polish(self.notice)
@@ -401,4 +415,4 @@ class QueueView(QueueActionsMixin, QWidget):
         self.notice.setVisible(bool(text))
 
     def _show_error(self, text: str) -> None:
-        self._show_notice(text, error=True)
+        self.show_notice(text, error=True)

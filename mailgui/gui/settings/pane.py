@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -47,7 +48,7 @@ class RelayForm:
 
 
 # Test connection: connect, TLS, AUTH, no mail; returns a success text or raises mailgui.errors.Error.
-ConnectionTester = Callable[[RelayForm], Awaitable[str]]
+ConnectionTester = Callable[[RelayForm], Coroutine[Any, Any, str]]
 
 
 def keyring_problem() -> str | None:
@@ -237,9 +238,9 @@ class SettingsPane(QScrollArea):
         password_col.addWidget(self.password_note)
         password_col.addWidget(self.errors["relay.password"])
         form.addRow("Pass&word:", password_box)
-        label = form.labelForField(password_box)
-        if isinstance(label, QLabel):
-            label.setBuddy(self.password_edit)
+        password_label = form.labelForField(password_box)
+        if isinstance(password_label, QLabel):
+            password_label.setBuddy(self.password_edit)
         form.addRow("CA &file:", _with_error(self.ca_edit, self.errors["relay.ca_file"]))
         test_row = QHBoxLayout()
         test_row.addWidget(self.test_button)

@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import shiboken6
 
@@ -58,7 +59,7 @@ class AppSession:
         # with Qt's default, closing the window would stop the loop under us ("Event loop stopped before Future
         # completed").
         app = QApplication.instance()
-        if app is not None:
+        if isinstance(app, QApplication):
             app.setQuitOnLastWindowClosed(False)
         self.queue = Queue(self.db, clock=self.clock)
         if self.backend is None:
@@ -100,7 +101,7 @@ class AppSession:
         if threading.current_thread() is not threading.main_thread():
             return []
         loop = asyncio.get_running_loop()
-        installed = []
+        installed: list[int] = []
         for signum in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.add_signal_handler(signum, self.close)
@@ -115,7 +116,8 @@ class AppSession:
         self.first_run_dialog = dialog
         closed = asyncio.ensure_future(self._closed.wait())
         try:
-            await asyncio.wait({accepted, closed}, return_when=asyncio.FIRST_COMPLETED)
+            either: set[asyncio.Future[Any]] = {accepted, closed}
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
         finally:
             closed.cancel()
             self.first_run_dialog = None

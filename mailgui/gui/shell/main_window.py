@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import logging
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -26,9 +27,11 @@ from PySide6.QtWidgets import (
 
 from mailgui.clock import Clock
 from mailgui.errors import Error
+from mailgui.gui.compose.autosave import AUTOSAVE_DELAY
 from mailgui.gui.compose.edit_as_new import fields_of_message
 from mailgui.gui.compose.window import ComposeWindow
 from mailgui.gui.lists.drafts import DraftsView
+from mailgui.gui.queue_view.view import QueueView
 from mailgui.gui.resources import icon
 from mailgui.gui.settings.pane import ConnectionTester, SettingsPane
 from mailgui.gui.shell.counts import CountsReader
@@ -216,7 +219,7 @@ class MainWindow(QMainWindow):
         self.page_actions: dict[str, QAction] = {}
         for name in PAGES:
             title, icon_name, keys = _PAGE_TITLES[name]
-            self.page_actions[name] = self._action(f"&{title}", keys, lambda n=name: self.show_page(n), icon_name)
+            self.page_actions[name] = self._action(f"&{title}", keys, partial(self.show_page, name), icon_name)
         self.shortcuts_action = self._action("&Keyboard shortcuts", "F1", self.show_shortcuts, "help")
 
         menu = self.menuBar()
@@ -427,8 +430,8 @@ class MainWindow(QMainWindow):
                 w.raise_()
                 w.activateWindow()
                 return w
-        kwargs = {} if self.autosave_delay is None else {"autosave_delay": self.autosave_delay}
-        window = ComposeWindow(self.queue, self.clock, fields=fields, draft_id=draft_id, **kwargs)
+        delay = AUTOSAVE_DELAY if self.autosave_delay is None else self.autosave_delay
+        window = ComposeWindow(self.queue, self.clock, fields=fields, draft_id=draft_id, autosave_delay=delay)
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         window.sent.connect(self._sent)
         window.draftSaved.connect(lambda _id: self.drafts_view.reload())
@@ -513,6 +516,8 @@ class MainWindow(QMainWindow):
         self._closing = True
         if self.watcher is not None:
             self.watcher.stop()
+        if isinstance(self.queue_view, QueueView):
+            self.queue_view.shutdown()  # a page gets no close event of its own: its watcher would poll on
         self._changes_timer.stop()
         if self._counts_task is not None:
             # A count scheduled before the close may not have begun: it would submit to the thread ended below.

@@ -9,7 +9,7 @@ import base64
 import logging
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from functools import cache
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -66,7 +66,7 @@ def parse(raw: bytes) -> ParsedMessage:
     return out
 
 
-def _content(part: EmailMessage) -> str:
+def _content(part: MIMEPart) -> str:
     try:
         return str(part.get_content())
     except (LookupError, ValueError):  # unknown charset: show the bytes as well as we can
@@ -96,7 +96,9 @@ class SafeTextBrowser(QTextBrowser):
         self.inline = inline
         self.setHtml(html)
 
-    def loadResource(self, type: int, name: QUrl) -> Any:
+    def loadResource(self, type: int, name: QUrl | str) -> Any:
+        if isinstance(name, str):
+            name = QUrl(name)
         scheme = name.scheme().lower()
         if scheme == "cid":
             data = self.inline.get(unquote_to_bytes(name.path()).decode("utf-8", "replace"))
@@ -239,7 +241,7 @@ def text_of(raw: bytes) -> str:
     for part in msg.walk():
         ctype = part.get_content_type()
         if ctype == "text/plain" and not part.get_filename():
-            chunks.append(_content(part))  # type: ignore[arg-type]
+            chunks.append(_content(part))
         elif ctype == "message/delivery-status":
             status = []
             for block in part.get_payload():

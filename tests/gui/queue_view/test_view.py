@@ -142,13 +142,13 @@ def test_delete_asks_first_without_blocking_and_removes_the_rows(qtbot, view, qu
     view.select_ids([v.sent, v.cancelled], current=v.sent)
     focus_table(qtbot, view)
     qtbot.keyClick(view.table, Qt.Key.Key_Delete)
-    box = view.confirm_box
+    box = view.queue_actions.confirm_box
     assert box is not None and box.isVisible()  # opened, not exec'd: we are back here while it shows
     assert "Delete 2 messages" in box.text()
     box.button(QMessageBox.StandardButton.Cancel).click()
     assert view.model.rowCount() == 6
-    view.delete_selected()
-    view.confirm_box.button(QMessageBox.StandardButton.Yes).click()
+    view.queue_actions.delete_selected()
+    view.queue_actions.confirm_box.button(QMessageBox.StandardButton.Yes).click()
     assert view.model.rowCount() == 4
     assert view.model.row_of(v.sent) is None and view.model.row_of(v.cancelled) is None
     assert "Deleted 2 messages" in view.notice.text()
@@ -249,11 +249,11 @@ def test_actions_on_many_messages_run_in_chunks_and_a_huge_selection_is_refused(
     monkeypatch.setattr(queue_actions, "ACTION_LIMIT", 20)
     view.table.selectAll()
     assert view.selected_count() == 25
-    view.cancel_selected()
+    view.queue_actions.cancel_selected()
     assert "at most 20 at a time" in view.notice.text()
     assert queue.count_messages("cancelled") == 0
     view.select_ids(ids[:18], current=ids[0])
-    view.cancel_selected()
+    view.queue_actions.cancel_selected()
     assert queue.count_messages("cancelled") == 10  # the first chunk; the event loop turns before the next
     assert view.notice.text() == "Cancelled … 10 of 18"
     qtbot.waitUntil(lambda: view.notice.text() == "Cancelled 18 messages.")
