@@ -1,5 +1,20 @@
-"""The queue: the only code that touches SQLite. Everything else calls :class:`Queue`."""
+"""The queue: the only code that touches SQLite.
 
+Everything else calls it through the Protocols in :mod:`mailgui.queue.interface` (the side it uses:
+:class:`EnqueueSide`, :class:`WorkerSide`, :class:`QueueViews`, ...). :class:`Queue` is the SQLite backend
+that implements them all; only the code that opens a queue names it."""
+
+from mailgui.queue.drafts import Draft, DraftFields
+from mailgui.queue.interface import (
+    Drafts,
+    EnqueueSide,
+    LocalMailbox,
+    QueueBackend,
+    QueueViews,
+    SettingsAndSenders,
+    UserActions,
+    WorkerSide,
+)
 from mailgui.queue.mailbox import MailboxEntry, ReceivedMessage
 from mailgui.queue.records import (
     Attempt,
@@ -9,10 +24,13 @@ from mailgui.queue.records import (
     ClaimedMessage,
     MessageDetail,
     MessageSummary,
+    NewReport,
     Recipient,
     RecipientResult,
     RecipientStatus,
+    Recorded,
     Status,
+    WaitingScan,
 )
 from mailgui.queue.store import Queue
 
@@ -22,13 +40,26 @@ __all__ = [
     "AttemptRecord",
     "Bounce",
     "ClaimedMessage",
+    "Draft",
+    "DraftFields",
+    "Drafts",
+    "EnqueueSide",
+    "LocalMailbox",
     "MailboxEntry",
     "MessageDetail",
     "MessageSummary",
+    "NewReport",
     "Queue",
+    "QueueBackend",
+    "QueueViews",
     "ReceivedMessage",
     "Recipient",
     "RecipientResult",
     "RecipientStatus",
+    "Recorded",
+    "SettingsAndSenders",
     "Status",
+    "UserActions",
+    "WaitingScan",
+    "WorkerSide",
 ]

@@ -6,23 +6,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from mailgui.clock import Clock
 from mailgui.queue.connection import transaction
-from mailgui.queue.records import ClaimedMessage, NewReport, Status
+from mailgui.queue.records import ClaimedMessage, NewReport, Status, WaitingScan
 from mailgui.queue.rows import insert_report, message_lifetime
 from mailgui.queue.server_text import escape_surrogates
-
-
-@dataclass(frozen=True)
-class WaitingScan:
-    """What one call of :meth:`Queue.warn_waiting` did."""
-
-    last_id: int  # the last id looked at: the next call starts after it
-    done: bool  # no message after it
-    warned: list[tuple[int, int]]  # (message id, report id) of each warning queued
-    not_yet: list[tuple[int, float]]  # (id, earliest time it may call for a warning) of the others still waiting
 
 
 class HoldStore:

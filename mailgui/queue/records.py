@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from mailgui.errors import LeaseLostError, UnknownMessageError
+
 
 class Status(StrEnum):
     QUEUED = "queued"
@@ -141,3 +143,18 @@ class Bounce:
     at: float | None
     sender: str
     subject: str
+
+
+@dataclass(frozen=True)
+class WaitingScan:
+    """What one call of :meth:`WorkerSide.warn_waiting` did."""
+
+    last_id: int  # the last id looked at: the next call starts after it
+    done: bool  # no message after it
+    warned: list[tuple[int, int]]  # (message id, report id) of each warning queued
+    not_yet: list[tuple[int, float]]  # (id, earliest time it may call for a warning) of the others still waiting
+
+
+# What recording one attempt of a batch came to: its outcome (or why it could not be recorded: the lease was lost,
+# the message is gone), and the id of the report it queued, if any.
+Recorded = tuple[AttemptOutcome | LeaseLostError | UnknownMessageError, int | None]

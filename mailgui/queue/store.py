@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailgui.addresses import sender_matches
 from mailgui.clock import Clock, SystemClock
@@ -13,17 +14,18 @@ from mailgui.message import OutgoingMessage
 from mailgui.queue.connection import connect, storage_errors
 from mailgui.queue.drafts import DraftStore
 from mailgui.queue.holds import HoldStore
+from mailgui.queue.interface import QueueBackend
 from mailgui.queue.mailbox import MailboxStore
 from mailgui.queue.reads import QueueReads
 from mailgui.queue.records import (
     Status,
 )
 from mailgui.queue.rows import insert_message, message_lifetime
-from mailgui.queue.worker_side import WorkerSide
+from mailgui.queue.worker_side import WorkerStore
 
 
 @storage_errors
-class Queue(QueueReads, WorkerSide, HoldStore, MailboxStore, DraftStore):
+class Queue(QueueReads, WorkerStore, HoldStore, MailboxStore, DraftStore):
     """A handle on one queue file. Cheap to open; several processes may share one file.
 
     Every public method raises :class:`~mailgui.errors.StorageError` when the file is locked too long, full,
@@ -203,3 +205,9 @@ class Queue(QueueReads, WorkerSide, HoldStore, MailboxStore, DraftStore):
         with self._tx() as c:
             marks = ",".join("?" * len(ids))
             return c.execute(f"DELETE FROM messages WHERE id IN ({marks}) AND status != 'sending'", ids).rowcount
+
+
+if TYPE_CHECKING:
+    # mypy checks here that the SQLite queue implements the whole interface, signatures included.
+    def _implements(queue: Queue) -> QueueBackend:
+        return queue

@@ -18,15 +18,14 @@ from mailgui.queue.records import (
     NewReport,
     Recipient,
     RecipientStatus,
+    Recorded,
     Status,
 )
 from mailgui.queue.rows import insert_report, message_lifetime
 from mailgui.queue.server_text import storable_attempt
 
-Recorded = tuple[AttemptOutcome | LeaseLostError | UnknownMessageError, int | None]
 
-
-class WorkerSide:
+class WorkerStore:
     """Mixed into :class:`mailgui.queue.Queue`: what the delivery worker writes."""
 
     conn: sqlite3.Connection
