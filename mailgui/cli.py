@@ -16,7 +16,7 @@ from mailgui.addresses import check_header_text, check_text, normalize_sender_pa
 from mailgui.attachments import Attachment
 from mailgui.errors import Error
 from mailgui.paths import default_db_path
-from mailgui.queue import MessageDetail, MessageSummary, Queue, Status
+from mailgui.queue import MessageDetail, MessageSummary, SettingsAndSenders, Status
 from mailgui.settings import SECRET_KEYS, Settings, set_password
 
 
@@ -250,7 +250,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _config(queue: Queue, a: argparse.Namespace) -> int:
+def _config(queue: SettingsAndSenders, a: argparse.Namespace) -> int:
     settings = Settings(queue)
     if a.action == "list":
         for key, value in settings.all().items():

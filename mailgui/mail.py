@@ -40,7 +40,7 @@ from mailgui.message import (
     to_headers,
 )
 from mailgui.paths import default_db_path
-from mailgui.queue import Queue
+from mailgui.queue import Queue, QueueBackend
 
 __all__ = [
     "Attachment",
@@ -69,7 +69,7 @@ __all__ = [
 _local = threading.local()
 
 
-def open_queue(path: str | Path | None = None, clock: Clock | None = None) -> Queue:
+def open_queue(path: str | Path | None = None, clock: Clock | None = None) -> QueueBackend:
     """The queue for ``path`` (default: MAILGUI_DB or the user data dir), one connection per thread and process."""
     # Keyed by what the caller gave (or MAILGUI_DB as it is now), so a hit costs no path resolution.
     given = os.fspath(path) if path is not None else os.environ.get("MAILGUI_DB", "")

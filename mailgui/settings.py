@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailgui.errors import InvalidSettingError, SecretStoreError
-from mailgui.queue import Queue
+from mailgui.queue import SettingsAndSenders
 
 KEYRING_SERVICE = "mailgui"
 
@@ -116,7 +116,7 @@ def check_setting(key: str, value: str) -> str:
 class Settings:
     """Typed access to the settings stored in one queue."""
 
-    def __init__(self, queue: Queue):
+    def __init__(self, queue: SettingsAndSenders):
         self.queue = queue
 
     def get(self, key: str) -> str:

@@ -23,9 +23,7 @@ from mailgui.delivery.policy import RelayBackoff
 from mailgui.delivery.queue_thread import QueueThread
 from mailgui.delivery.report import DELAYED
 from mailgui.delivery.reporting import Reporter
-from mailgui.queue import ClaimedMessage, Queue, Status
-from mailgui.queue.holds import WaitingScan
-from mailgui.queue.records import NewReport
+from mailgui.queue import ClaimedMessage, NewReport, Status, WaitingScan, WorkerSide
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +123,7 @@ class HeldWarnings:
                 return None
             return NewReport(report.message_id, report.recipient, report.subject, report.raw, report.smtputf8, True)
 
-        def scan(q: Queue) -> WaitingScan:
+        def scan(q: WorkerSide) -> WaitingScan:
             return q.warn_waiting(after, WARN_WINDOW, WARN_BATCH, delay, build)
 
         found = await self.db.call(scan)

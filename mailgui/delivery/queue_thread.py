@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from mailgui.clock import Clock
-from mailgui.queue import Queue
+from mailgui.queue import Queue, WorkerSide
 
 T = TypeVar("T")
 
@@ -56,13 +56,13 @@ class QueueThread:
         self._queue: Queue | None = None
         self._lock = threading.Lock()
 
-    def _run(self, fn: Callable[[Queue], T]) -> T:
+    def _run(self, fn: Callable[[WorkerSide], T]) -> T:
         with self._lock:
             if self._queue is None:
                 self._queue = Queue(self.path, clock=self.clock)
             return fn(self._queue)
 
-    async def call(self, fn: Callable[[Queue], T]) -> T:
+    async def call(self, fn: Callable[[WorkerSide], T]) -> T:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="mailgui-queue", initializer=lower_priority)
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, fn)

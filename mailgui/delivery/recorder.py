@@ -11,9 +11,7 @@ from mailgui.delivery.queue_thread import QueueThread
 from mailgui.delivery.report import DELAYED
 from mailgui.delivery.reporting import FinishedAttempt, Reporter
 from mailgui.errors import Error, SendingStoppedError
-from mailgui.queue import AttemptOutcome, ClaimedMessage, Queue, Status
-from mailgui.queue.records import NewReport
-from mailgui.queue.worker_side import Recorded
+from mailgui.queue import AttemptOutcome, ClaimedMessage, NewReport, Recorded, Status, WorkerSide
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +100,7 @@ class Recorder:
 
     def _write(
         self,
-        q: Queue,
+        q: WorkerSide,
         outcomes: list[FinishedAttempt],
         now: float,
         remote: str | None,
