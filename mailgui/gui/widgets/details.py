@@ -87,8 +87,11 @@ class DetailsPane(QWidget):
         self.attempts = _tree(["When", "Took", "Result", "Relay"])
         self.attempts.setRootIsDecorated(True)
         self.tabs = MessageTabs()
-        self.report_view = QPlainTextEdit()
+        # A child from the start, hidden until its tab is added: a widget without a parent is a window of its own,
+        # which Qt never deletes and which lives on after the view as long as Python holds it.
+        self.report_view = QPlainTextEdit(self)
         self.report_view.setReadOnly(True)
+        self.report_view.hide()
         self.report_index = -1
 
         splitter = QSplitter(Qt.Orientation.Vertical)
