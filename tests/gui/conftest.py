@@ -16,6 +16,8 @@ import pytest
 import qasync
 from PySide6.QtWidgets import QApplication
 
+from tests.gui.leaks import Leftovers, describe
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,21 @@ class AsyncRunner:
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         finally:
             self.loop.close()
+
+
+@pytest.fixture(autouse=True)
+def leaves_nothing_behind(qapp: QApplication, request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a GUI test that leaves a thread, an executor, an active timer or a window behind (tests/gui/leaks.py).
+
+    Autouse, so it is set up before and torn down after the test's other fixtures (``aloop`` included).
+    """
+    leftovers = Leftovers()
+    with leftovers.watch():
+        yield
+    found = leftovers.check()
+    if found:
+        leftovers.clean_up()
+        pytest.fail(describe(request.node.nodeid, found), pytrace=False)
 
 
 @pytest.fixture
