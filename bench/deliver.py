@@ -274,6 +274,7 @@ def mailgui_cli(port: int, messages: list[OutgoingMessage], connections: int, di
     subprocess.run(
         [sys.executable, "-m", "mailgui", "--db", str(db), "worker", "--until-idle"],
         check=True,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     after = os.times()
