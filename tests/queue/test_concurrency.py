@@ -80,20 +80,22 @@ def test_a_sender_killed_mid_loop_leaves_a_clean_queue_with_every_returned_messa
     with Queue(db) as q:
         q.add_sender("@example.com")
     proc = start(SEND_FOREVER, db)
-    assert proc.stdout is not None
+    assert proc.stdout is not None and proc.stderr is not None and proc.stdin is not None
     printed: list[int] = []
-    try:
-        while len(printed) < 300:
-            line = proc.stdout.readline()
-            assert line, f"sender stopped early: {proc.stderr.read() if proc.stderr else ''}"
-            printed.append(int(line))
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == -signal.SIGKILL
+    with proc:  # closes the pipes
+        try:
+            while len(printed) < 300:
+                line = proc.stdout.readline()
+                assert line, f"sender stopped early: {proc.stderr.read()}"
+                printed.append(int(line))
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+        # The rest is read through the same reader as the lines above, never with communicate(): readline() reads
+        # ahead into its buffer, and communicate() reads the pipe beneath it, so the lines in that buffer were lost.
+        rest = proc.stdout.read()
+        assert proc.wait(timeout=60) == -signal.SIGKILL
     # Lines written before the kill are still in the pipe; a cut-off last line was not a promise.
-    lines = out.split("\n")
-    printed += [int(x) for x in lines[:-1]]
+    printed += [int(x) for x in rest.split("\n")[:-1]]
 
     with Queue(db) as q:
         assert q.conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
