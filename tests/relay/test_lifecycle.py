@@ -68,6 +68,22 @@ async def test_stop_during_a_slow_answer_drops_the_message_without_storing_it(db
     assert queue.count_mailbox() == 0
 
 
+def first_line(proc: subprocess.Popen[str]) -> str:
+    """The child's first line on stdout, read a byte at a time from the pipe.
+
+    Not ``proc.stdout.readline()``: that reads ahead into the reader's buffer, and ``communicate()`` later reads the
+    pipe beneath it, so whatever was read ahead would be lost.
+    """
+    assert proc.stdout is not None
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = os.read(proc.stdout.fileno(), 1)
+        if not byte:
+            break
+        line += byte
+    return line.decode()
+
+
 def test_local_relay_command_serves_until_sigterm(db_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "mailgui", "--db", str(db_path), "local-relay", "--port", "0"],
@@ -77,8 +93,7 @@ def test_local_relay_command_serves_until_sigterm(db_path: Path) -> None:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
+        line = first_line(proc)
         match = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
         assert match, line
         port = int(match.group(1))
