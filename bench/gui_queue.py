@@ -179,7 +179,7 @@ async def run(args: argparse.Namespace, path: Path) -> None:
     QTest.keyClick(view.table, Qt.Key.Key_End, Qt.KeyboardModifier.ControlModifier)
     await painted(watch, before)
     jumped = time.perf_counter() - start
-    last_id = view.model.message_id(rows - 1)
+    last_id = view.rows.message_id(rows - 1)
     oldest = queue.list_messages(limit=1, newest_first=False)[0].id
     assert last_id == oldest, (last_id, oldest)
     print(f"jump to the end (Ctrl+End) and paint: {jumped * 1000:.0f} ms  (last row is message #{last_id})")
@@ -196,7 +196,7 @@ async def run(args: argparse.Namespace, path: Path) -> None:
     start = time.perf_counter()
     view.search_box.setText("rcpt5@")  # one address in a thousand
     view._search_now()
-    await until(lambda: not view.model.searching, timeout=120)
+    await until(lambda: not view.rows.searching, timeout=120)
     took = time.perf_counter() - start
     meter.stop()
     print(f"search 'rcpt5@': {view.model.rowCount():,} matches in {took * 1000:.0f} ms; event loop: {meter.report()}")
@@ -295,7 +295,7 @@ async def load_worker(args: argparse.Namespace, path: Path, queue: Queue, view: 
         worker_queue.close()
         sink.stdin.close()
         sink.wait(10)
-    on_screen = [view.model.data(view.model.index(r, 0)) for r in view.model.visible_rows()]
+    on_screen = [view.model.data(view.model.index(r, 0)) for r in view.rows.visible_rows()]
     print(
         f"worker sent {sent:,} messages to a local SMTP sink in {took:.1f} s ({sent / took:,.0f}/s, "
         f"{args.connections} connections); the view followed ({view.update_ticks} coalesced refreshes; "

@@ -28,8 +28,9 @@ from mailgui.clock import Clock, SystemClock
 from mailgui.errors import Error
 from mailgui.gui import status_style
 from mailgui.gui.queue_view.actions import QueueActions
+from mailgui.gui.queue_view.cells import ID_ROLE
 from mailgui.gui.queue_view.change_watcher import ChangeWatcher
-from mailgui.gui.queue_view.model import ID_ROLE, QueueTableModel
+from mailgui.gui.queue_view.model import QueueTableModel
 from mailgui.gui.resources import icon
 from mailgui.gui.widgets.details import DetailsPane
 from mailgui.queue import Queue
@@ -65,6 +66,7 @@ class QueueView(QWidget):
         self.queue = queue
         self.clock: Clock = clock or SystemClock()
         self.model = QueueTableModel(queue, self.clock, self)
+        self.rows = self.model.rows  # the list itself: filter, paging, live updates (plain Python)
         self._pending: set[int] = set()
         self._external = False
         self._saved_selection: tuple[list[int], int | None] = ([], None)
@@ -232,7 +234,7 @@ class QueueView(QWidget):
         """Count and read everything shown again; the selection stays on the same messages."""
         self._pending.clear()
         self._external = False
-        self.model.refresh()
+        self.rows.refresh()
         self.details.refresh()
 
     def _selected_ranges(self) -> list[QItemSelectionRange]:
@@ -245,11 +247,11 @@ class QueueView(QWidget):
 
     def selected_ids(self) -> list[int]:
         rows = sorted({row for r in self._selected_ranges() for row in range(r.top(), r.bottom() + 1)})
-        return [mid for mid in (self.model.message_id(r) for r in rows) if mid is not None]
+        return [mid for mid in (self.rows.message_id(r) for r in rows) if mid is not None]
 
     def current_id(self) -> int | None:
         index = self.table.currentIndex()
-        return None if not index.isValid() else self.model.message_id(index.row())
+        return None if not index.isValid() else self.rows.message_id(index.row())
 
     def select_ids(self, ids: Iterable[int], current: int | None = None) -> None:
         """Select these messages (those still in the list); make ``current`` the current row."""
@@ -257,18 +259,18 @@ class QueueView(QWidget):
         last = self.model.columnCount() - 1
         ids = list(ids)[:RESTORE_LIMIT]
         # Cached rows cost nothing; each other one costs a count, so stop when the budget is spent.
-        ids.sort(key=lambda i: self.model.cached_row_of(i) is None)
+        ids.sort(key=lambda i: self.rows.cached_row_of(i) is None)
         deadline = time.perf_counter() + RESTORE_BUDGET_S
         for n, mid in enumerate(ids):
-            if self.model.cached_row_of(mid) is None and time.perf_counter() > deadline:
+            if self.rows.cached_row_of(mid) is None and time.perf_counter() > deadline:
                 log.info("queue view: %d selected messages not re-selected after the reload (too slow)", len(ids) - n)
                 break
-            row = self.model.row_of(mid)
+            row = self.rows.row_of(mid)
             if row is not None:
                 selection.select(self.model.index(row, 0), self.model.index(row, last))
         sm = self.table.selectionModel()
         flags = QItemSelectionModel.SelectionFlag
-        if current is not None and (row := self.model.row_of(current)) is not None:
+        if current is not None and (row := self.rows.row_of(current)) is not None:
             sm.setCurrentIndex(self.model.index(row, 0), flags.NoUpdate)
         sm.select(selection, flags.ClearAndSelect | flags.Rows)
 
@@ -283,7 +285,7 @@ class QueueView(QWidget):
         external, self._external = self._external, False
         self._viewport_moved()
         try:
-            self.model.apply_changes(ids, external=external)
+            self.rows.apply_changes(ids, external=external)
         except Error as exc:
             self._show_error(f"The queue could not be read: {exc}")
             return
@@ -296,11 +298,11 @@ class QueueView(QWidget):
         first = self.table.rowAt(0)
         last = self.table.rowAt(self.table.viewport().height() - 1)
         if first < 0:
-            self.model.set_visible_rows(-1, -1)
+            self.rows.set_visible_rows(-1, -1)
             return
         if last < 0:
             last = self.model.rowCount() - 1
-        self.model.set_visible_rows(first, last)
+        self.rows.set_visible_rows(first, last)
         if self.model.defer_fetches:
             self._drag_settle.start()  # read the rows once the drag rests here a moment
 
@@ -311,12 +313,12 @@ class QueueView(QWidget):
         self._drag_settle.stop()
         self.model.defer_fetches = False
         self._viewport_moved()
-        self.model.fetch_visible()
+        self.rows.fetch_visible()
 
     def _fetch_where_the_drag_rests(self) -> None:
         if self.model.defer_fetches:
             self._viewport_moved()
-            self.model.fetch_visible()
+            self.rows.fetch_visible()
 
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
@@ -341,7 +343,7 @@ class QueueView(QWidget):
         self._viewport_moved()
 
     def _count_changed(self, count: int) -> None:
-        if not self.model.searching:
+        if not self.rows.searching:
             self.count_label.setText(f"{count:,} message{'s' if count != 1 else ''}")
         self.countChanged.emit(count)
 
@@ -376,7 +378,7 @@ class QueueView(QWidget):
 
     def _apply_filter(self) -> None:
         try:
-            self.model.set_filter(self.filter_combo.currentData(), self.search_box.text())
+            self.rows.set_filter(self.filter_combo.currentData(), self.search_box.text())
         except Error as exc:
             self._show_error(f"The queue could not be read: {exc}")
 
@@ -394,7 +396,7 @@ class QueueView(QWidget):
             states = set(status_style.MESSAGE_STATES)  # too many to look at: let the queue refuse what it must
         else:
             rows = self.table.selectionModel().selectedRows()
-            states = {s.status for s in (self.model.summary(i.row()) for i in rows) if s is not None}
+            states = {s.status for s in (self.rows.summary(i.row()) for i in rows) if s is not None}
         self.retry_action.setEnabled(bool(states - {"sending", "sent"}))
         self.cancel_action.setEnabled(bool(states & {"queued", "deferred"}))
         self.delete_action.setEnabled(bool(states - {"sending"}))

@@ -29,7 +29,7 @@ def view(qtbot, queue, clock):
 
 
 def state_of(view: QueueView, mid: int) -> str:
-    row = view.model.row_of(mid)
+    row = view.rows.row_of(mid)
     assert row is not None, f"message {mid} is not in the list"
     return view.model.data(view.model.index(row, COL_STATE))
 
@@ -45,13 +45,13 @@ def test_selection_is_kept_by_message_id_across_new_rows_refresh_and_filter(qtbo
     view.refresh()
     view.select_ids([v.deferred, v.sent], current=v.deferred)
     assert sorted(view.selected_ids()) == sorted([v.deferred, v.sent])
-    rows_before = {view.model.row_of(i) for i in (v.deferred, v.sent)}
+    rows_before = {view.rows.row_of(i) for i in (v.deferred, v.sent)}
     for i in range(3):
         enqueue(queue, clock, 50 + i)
     view.notify_changed([queue.list_messages(limit=1)[0].id])
     qtbot.waitUntil(lambda: view.model.rowCount() == 9)
     assert sorted(view.selected_ids()) == sorted([v.deferred, v.sent])
-    assert {view.model.row_of(i) for i in (v.deferred, v.sent)} == {r + 3 for r in rows_before}
+    assert {view.rows.row_of(i) for i in (v.deferred, v.sent)} == {r + 3 for r in rows_before}
     view.refresh()  # a full reload: rows are read again, the same messages stay selected
     assert sorted(view.selected_ids()) == sorted([v.deferred, v.sent])
     assert view.current_id() == v.deferred
@@ -66,7 +66,7 @@ def test_many_worker_updates_make_one_read_and_one_data_changed_per_tick(qtbot, 
     for i in range(60):
         enqueue(queue, clock, i)
     view.refresh()
-    shown = [view.model.message_id(r) for r in range(view.table.rowAt(view.table.viewport().height() - 1) + 1)]
+    shown = [view.rows.message_id(r) for r in range(view.table.rowAt(view.table.viewport().height() - 1) + 1)]
     assert len(shown) > 10
     for mid in shown:
         queue.cancel(mid)
@@ -150,7 +150,7 @@ def test_delete_asks_first_without_blocking_and_removes_the_rows(qtbot, view, qu
     view.queue_actions.delete_selected()
     view.queue_actions.confirm_box.button(QMessageBox.StandardButton.Yes).click()
     assert view.model.rowCount() == 4
-    assert view.model.row_of(v.sent) is None and view.model.row_of(v.cancelled) is None
+    assert view.rows.row_of(v.sent) is None and view.rows.row_of(v.cancelled) is None
     assert "Deleted 2 messages" in view.notice.text()
 
 
@@ -204,13 +204,13 @@ def test_new_messages_do_not_move_what_a_reader_further_down_is_looking_at(qtbot
     qtbot.waitUntil(lambda: bar.maximum() > 120)  # the view lays itself out after the reload
     bar.setValue(120)
     assert view.table.rowAt(0) == 120
-    top_id = view.model.message_id(120)
+    top_id = view.rows.message_id(120)
     for i in range(5):
         enqueue(queue, clock, 300 + i)
     view.notify_changed([queue.list_messages(limit=1)[0].id])
     qtbot.waitUntil(lambda: view.model.rowCount() == 205)
     assert view.table.rowAt(0) == 125
-    assert view.model.message_id(view.table.rowAt(0)) == top_id
+    assert view.rows.message_id(view.table.rowAt(0)) == top_id
     view.table.scrollToTop()  # at the top, new messages come into view
     enqueue(queue, clock, 400)
     view.notify_changed([queue.list_messages(limit=1)[0].id])

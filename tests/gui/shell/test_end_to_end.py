@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QApplication
 from mailgui.clock import FakeClock
 from mailgui.delivery import MessageEvent, RetryPolicy, WorkerEvent
 from mailgui.gui.compose.window import ComposeWindow
-from mailgui.gui.queue_view.model import COL_NEXT, COL_REPLY, COL_STATE
+from mailgui.gui.queue_view.cells import COL_NEXT, COL_REPLY, COL_STATE
 from mailgui.gui.shell.app import AppSession, run_gui
 from mailgui.gui.shell.backend import WorkerBackend
 from mailgui.gui.shell.main_window import MainWindow
@@ -73,7 +73,7 @@ def compose(window: MainWindow, to: str, subject: str = "Hello", body: str = "Hi
 def cell(window: MainWindow, message_id: int, column: int) -> str | None:
     view = window.queue_view
     assert view is not None
-    row = view.model.row_of(message_id)
+    row = view.rows.row_of(message_id)
     if row is None:
         return None
     value = view.model.index(row, column).data(Qt.ItemDataRole.DisplayRole)
