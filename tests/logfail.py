@@ -72,10 +72,14 @@ class _Recorder(logging.Handler):
         self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)  # list.append is atomic: safe from the threads that log
+        self.records.append(record)  # called by handle() with self.lock held
 
     def take(self) -> list[logging.LogRecord]:
-        taken, self.records = self.records, []
+        self.acquire()  # a record logged meanwhile by another thread lands in this test's list or the next
+        try:
+            taken, self.records = self.records, []
+        finally:
+            self.release()
         return taken
 
 
