@@ -7,20 +7,16 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QSplitter,
-    QTableView,
     QVBoxLayout,
-    QWidget,
 )
 
 from mailgui.clock import Clock, SystemClock
-from mailgui.errors import Error
 from mailgui.gui import status_style, timefmt
 from mailgui.gui.lists.paged_model import RECORD_ROLE, PagedTableModel
+from mailgui.gui.lists.record_list import RecordListView
 from mailgui.gui.resources import icon
 from mailgui.gui.widgets.details import DetailsPane
 from mailgui.queue import Bounce, Queue
@@ -30,12 +26,6 @@ from mailgui.queue import Bounce, Queue
 
 class BouncesModel(PagedTableModel[Bounce]):
     COLUMNS = ("State", "Recipient", "Reason", "Diagnostic", "Date", "Message")
-
-    def __init__(self, queue: Queue, clock: Clock | None = None, parent: Any = None):
-        super().__init__(parent)
-        self.queue = queue
-        self.clock: Clock = clock or SystemClock()
-        self.refresh()
 
     def count(self) -> int:
         return self.queue.count_bounces()
@@ -79,7 +69,7 @@ class BouncesModel(PagedTableModel[Bounce]):
         return None
 
 
-class BouncesView(QWidget):
+class BouncesView(RecordListView[Bounce]):
     """Failed recipients, newest first; selecting one shows its message beside the list."""
 
     openMessage = Signal(int)  # the user wants to see this message in the queue view
@@ -88,30 +78,13 @@ class BouncesView(QWidget):
         super().__init__(parent)
         self.queue = queue
         self.clock: Clock = clock or SystemClock()
-        self.model = BouncesModel(queue, self.clock, self)
-        table = QTableView()
-        table.setObjectName("bouncesTable")
-        table.setModel(self.model)
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        table.setAlternatingRowColors(True)
-        table.setShowGrid(False)
-        table.setWordWrap(False)
-        table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        table.verticalHeader().setDefaultSectionSize(26)
-        table.verticalHeader().hide()
-        header = table.horizontalHeader()
-        header.setStretchLastSection(True)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self._build_list(BouncesModel(queue, self.clock, self), "bouncesTable")
+        self.table.horizontalHeader().setStretchLastSection(True)
         for col, width in enumerate((84, 190, 140, 230, 64)):
-            table.setColumnWidth(col, width)
-        table.selectionModel().currentRowChanged.connect(self._current_changed)
-        table.activated.connect(self._activated)
-        self.table = table
+            self.table.setColumnWidth(col, width)
+        self.table.activated.connect(self._activated)
 
         self.details = DetailsPane(queue, self.clock)
-        self.count_label = QLabel()
-        self.count_label.setProperty("role", "hint")
         self.open_action = QAction(icon("queue"), "Show in queue", self)
         self.open_action.setShortcut(QKeySequence("Ctrl+O"))
         self.open_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -125,42 +98,26 @@ class BouncesView(QWidget):
         top.addWidget(self.count_label)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setChildrenCollapsible(False)
-        splitter.addWidget(table)
+        splitter.addWidget(self.table)
         splitter.addWidget(self.details)
         splitter.setSizes([820, 480])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
-        self.model.modelReset.connect(self._update_count)
         self._update_count()
 
-    def refresh(self) -> None:
-        """Read the list again, keeping the same bounce selected if it is still there."""
-        current = self.table.currentIndex().data(RECORD_ROLE)
-        try:
-            changed = self.model.refresh()
-        except Error as exc:
-            self.count_label.setText(f"The queue could not be read: {exc}")
-            return
-        if not changed:
-            self.details.refresh()  # the message shown may have changed state (retried, deleted)
-            return
-        if current is not None:
-            for row in range(min(self.model.rowCount(), self.model.PAGE)):
-                b = self.model.record(row)
-                if b is not None and (b.message_id, b.address) == (current.message_id, current.address):
-                    self.table.selectRow(row)
-                    break
-        self.details.refresh()
+    def show_record(self, record: Bounce | None) -> None:
+        self.details.show_message(record.message_id if record is not None else None)
 
-    def _update_count(self) -> None:
-        n = self.model.rowCount()
-        self.count_label.setText(f"{n:,} failed recipient{'s' if n != 1 else ''}")
+    def same_record(self, a: Bounce, b: Bounce) -> bool:
+        return (a.message_id, a.address) == (b.message_id, b.address)
 
-    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        b = current.data(RECORD_ROLE) if current.isValid() else None
-        self.details.show_message(b.message_id if b is not None else None)
+    def count_text(self, n: int) -> str:
+        return f"{n:,} failed recipient{'s' if n != 1 else ''}"
+
+    def after_refresh(self, changed: bool, reselected: bool) -> None:
+        self.details.refresh()  # the message shown may have changed state (retried, deleted)
 
     def _activated(self, index: QModelIndex) -> None:
         b = index.data(RECORD_ROLE)

@@ -6,15 +6,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHeaderView,
     QLabel,
     QMessageBox,
     QSplitter,
-    QTableView,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -23,12 +21,12 @@ from PySide6.QtWidgets import (
 from mailgui.clock import Clock, SystemClock
 from mailgui.errors import Error, UnknownMessageError
 from mailgui.gui import timefmt
-from mailgui.gui.lists.paged_model import RECORD_ROLE, PagedTableModel
+from mailgui.gui.lists.paged_model import PagedTableModel
+from mailgui.gui.lists.record_list import RecordListView
 from mailgui.gui.queue_view.cells import display_sender
 from mailgui.gui.resources import icon
 from mailgui.gui.widgets.confirm import open_confirm
-from mailgui.gui.widgets.details import MessageTabs
-from mailgui.gui.widgets.message_tabs import size_text
+from mailgui.gui.widgets.message_tabs import MessageTabs, size_text
 from mailgui.queue import MailboxEntry, Queue
 
 log = logging.getLogger(__name__)
@@ -44,12 +42,6 @@ def envelope_sender(e: MailboxEntry) -> str:
 
 class MailboxModel(PagedTableModel[MailboxEntry]):
     COLUMNS = ("Received", "From", "To", "Subject", "Size")
-
-    def __init__(self, queue: Queue, clock: Clock | None = None, parent: Any = None):
-        super().__init__(parent)
-        self.queue = queue
-        self.clock: Clock = clock or SystemClock()
-        self.refresh()
 
     def count(self) -> int:
         return self.queue.count_mailbox()
@@ -88,35 +80,22 @@ class MailboxModel(PagedTableModel[MailboxEntry]):
         return None
 
 
-class MailboxView(QWidget):
+class MailboxView(RecordListView[MailboxEntry]):
     """The local relay's mailbox. Clear it with the toolbar button (asks first, without blocking)."""
+
+    READ_ERROR = "The mailbox could not be read"
 
     def __init__(self, queue: Queue, parent: Any = None, clock: Clock | None = None):
         super().__init__(parent)
         self.queue = queue
         self.clock: Clock = clock or SystemClock()
-        self.model = MailboxModel(queue, self.clock, self)
         self.confirm_box: QMessageBox | None = None
-
-        table = QTableView()
-        table.setObjectName("mailboxTable")
-        table.setModel(self.model)
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        table.setAlternatingRowColors(True)
-        table.setShowGrid(False)
-        table.setWordWrap(False)
-        table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        table.verticalHeader().setDefaultSectionSize(26)
-        table.verticalHeader().hide()
-        header = table.horizontalHeader()
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self._build_list(MailboxModel(queue, self.clock, self), "mailboxTable")
+        header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(COL_SUBJECT, QHeaderView.ResizeMode.Stretch)
         for col, width in ((COL_RECEIVED, 100), (COL_FROM, 170), (COL_TO, 200), (COL_SIZE, 80)):
-            table.setColumnWidth(col, width)
-        table.selectionModel().currentRowChanged.connect(self._current_changed)
-        self.table = table
+            self.table.setColumnWidth(col, width)
 
         self.envelope = QLabel()
         self.envelope.setWordWrap(True)
@@ -144,8 +123,6 @@ class MailboxView(QWidget):
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.toolbar.addAction(self.refresh_action)
         self.toolbar.addAction(self.clear_action)
-        self.count_label = QLabel()
-        self.count_label.setProperty("role", "hint")
         self.toolbar.addSeparator()
         self.toolbar.addWidget(self.count_label)
         intro = QLabel(
@@ -157,7 +134,7 @@ class MailboxView(QWidget):
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setChildrenCollapsible(False)
-        splitter.addWidget(table)
+        splitter.addWidget(self.table)
         splitter.addWidget(right)
         splitter.setSizes([600, 500])
         layout = QVBoxLayout(self)
@@ -165,27 +142,20 @@ class MailboxView(QWidget):
         layout.addWidget(self.toolbar)
         layout.addWidget(intro)
         layout.addWidget(splitter, 1)
-        self.model.modelReset.connect(self._update_count)
         self._update_count()
-        self._show_entry(None)
+        self.show_record(None)
 
-    # -- public --------------------------------------------------------------------------------------------
-    def refresh(self) -> None:
-        """Read the mailbox again; the shown message stays selected if it is still there."""
-        current = self.table.currentIndex().data(RECORD_ROLE)
-        try:
-            if not self.model.refresh():
-                return  # nothing arrived or went: keep the list, the selection and the message as they are
-        except Error as exc:
-            self.count_label.setText(f"The mailbox could not be read: {exc}")
-            return
-        if current is not None:
-            for row in range(min(self.model.rowCount(), self.model.PAGE)):
-                e = self.model.record(row)
-                if e is not None and e.id == current.id:
-                    self.table.selectRow(row)
-                    return
-        self._show_entry(None)
+    # -- the list ------------------------------------------------------------------------------------------
+    def same_record(self, a: MailboxEntry, b: MailboxEntry) -> bool:
+        return a.id == b.id
+
+    def count_text(self, n: int) -> str:
+        return f"{n:,} message{'s' if n != 1 else ''}"
+
+    def after_refresh(self, changed: bool, reselected: bool) -> None:
+        # Unchanged: the list, the selection and the message stay as they are.
+        if changed and not reselected:
+            self.show_record(None)
 
     def clear_mailbox(self) -> None:
         n = self.model.rowCount()
@@ -212,16 +182,11 @@ class MailboxView(QWidget):
             return
         self.refresh()
 
-    def _update_count(self) -> None:
-        n = self.model.rowCount()
-        self.count_label.setText(f"{n:,} message{'s' if n != 1 else ''}")
-        self.clear_action.setEnabled(n > 0)
+    def _update_count(self, *args: Any) -> None:
+        super()._update_count()
+        self.clear_action.setEnabled(self.model.rowCount() > 0)
 
-    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        e = current.data(RECORD_ROLE) if current.isValid() else None
-        self._show_entry(e)
-
-    def _show_entry(self, e: MailboxEntry | None) -> None:
+    def show_record(self, e: MailboxEntry | None) -> None:
         if e is None:
             self.envelope.setText("Select a message to read it.")
             self.tabs.clear_message()

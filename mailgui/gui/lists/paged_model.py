@@ -1,15 +1,17 @@
-"""A read-only table model over a paged list read (offset + limit), for the short lists (bounces, mailbox).
+"""The short lists' table model (bounces, mailbox): a thin Qt adapter over :class:`~mailgui.gui.lists.pages.PagedList`.
 
-The queue table has its own, smarter model (queue_model.py); these lists are far shorter, so offset paging with
-a small page cache is enough. Subclasses say how to count, how to read a page and how to show a record.
+Subclasses say how to count and read the list in the queue, what signals a change, and how to show an entry.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+
+from mailgui.clock import Clock, SystemClock
+from mailgui.gui.lists.pages import PagedList
+from mailgui.queue import Queue
 
 T = TypeVar("T")
 _Index = QModelIndex | QPersistentModelIndex
@@ -18,16 +20,14 @@ RECORD_ROLE = int(Qt.ItemDataRole.UserRole) + 10
 
 
 class PagedTableModel(QAbstractTableModel, Generic[T]):
-    PAGE = 200
-    MAX_PAGES = 20
     COLUMNS: tuple[str, ...] = ()
 
-    def __init__(self, parent: Any = None):
+    def __init__(self, queue: Queue, clock: Clock | None = None, parent: Any = None):
         super().__init__(parent)
-        self._count = 0
-        self._pages: OrderedDict[int, list[T]] = OrderedDict()
-        self._signature: object = None
-        self.fetches = 0
+        self.queue = queue
+        self.clock: Clock = clock or SystemClock()
+        self.pages = PagedList(self.count, self.read, self.signature, self)
+        self.refresh()
 
     # -- for subclasses ------------------------------------------------------------------------------------
     # Each subclass defines these three (Shiboken's metaclass does not mix with ABCMeta, so they are declared
@@ -44,37 +44,23 @@ class PagedTableModel(QAbstractTableModel, Generic[T]):
         """Something cheap that changes whenever the list does (e.g. its count and newest id); None: unknown."""
         return None
 
-    # -- reading -------------------------------------------------------------------------------------------
+    # -- the list ------------------------------------------------------------------------------------------
     def refresh(self) -> bool:
         """Read the list again if it changed (views are told with a reset); False if nothing changed."""
-        signature = self.signature()
-        if signature is not None and signature == self._signature:
-            return False
-        self.beginResetModel()
-        self._pages.clear()
-        self._count = self.count()
-        self._signature = signature
-        self.endResetModel()
-        return True
+        return self.pages.refresh()
 
     def record(self, row: int) -> T | None:
-        if not 0 <= row < self._count:
-            return None
-        page_no, at = divmod(row, self.PAGE)
-        page = self._pages.get(page_no)
-        if page is None:
-            page = self.read(page_no * self.PAGE, self.PAGE)
-            self.fetches += 1
-            self._pages[page_no] = page
-            while len(self._pages) > self.MAX_PAGES:
-                self._pages.popitem(last=False)
-        else:
-            self._pages.move_to_end(page_no)
-        return page[at] if at < len(page) else None
+        return self.pages.record(row)
+
+    def rows_resetting(self) -> None:
+        self.beginResetModel()
+
+    def rows_reset(self) -> None:
+        self.endResetModel()
 
     # -- Qt model API --------------------------------------------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else self._count
+        return 0 if parent.isValid() else self.pages.count
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.COLUMNS)
@@ -93,7 +79,7 @@ class PagedTableModel(QAbstractTableModel, Generic[T]):
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        rec = self.record(index.row())
+        rec = self.pages.record(index.row())
         if rec is None:
             return "…" if role == Qt.ItemDataRole.DisplayRole else None
         if role == RECORD_ROLE:
