@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,6 +99,15 @@ SETTINGS: dict[str, SettingSpec] = {
 
 SECRET_KEYS = {"relay.password"}
 
+# Pairs of settings where the first may not exceed the second, each with why, for the error that names both.
+ORDERED: list[tuple[str, str, str]] = [
+    (
+        "retry.min_backoff",
+        "retry.max_backoff",
+        "the first retry cannot wait longer than the longest gap between retries",
+    ),
+]
+
 
 def check_setting(key: str, value: str) -> str:
     """Return the canonical form of ``value`` for ``key``, or raise InvalidSettingError naming both."""
@@ -111,6 +120,24 @@ def check_setting(key: str, value: str) -> str:
         return spec.check(value)
     except ValueError as exc:
         raise InvalidSettingError(f"{key}: {value!r} is not valid: {exc}") from None
+
+
+def check_related(values: Mapping[str, str], changed: Collection[str] | None = None) -> None:
+    """Raise InvalidSettingError, naming both fields, if two related settings in ``values`` (canonical values:
+    every setting as it would be stored) contradict each other, as ``retry.min_backoff > retry.max_backoff``
+    does. With ``changed``, only pairs that one of those keys is in (an old contradiction does not block an
+    unrelated change)."""
+    for low, high, why in ORDERED:
+        if low not in values or high not in values or float(values[low]) <= float(values[high]):
+            continue
+        if changed is not None and low not in changed and high not in changed:
+            continue
+        if changed is None or low in changed:
+            hint = f"; raise {high} first" if changed is not None and high not in changed else ""
+            raise InvalidSettingError(f"{low}: {values[low]} is more than {high} ({values[high]}): {why}{hint}")
+        raise InvalidSettingError(
+            f"{high}: {values[high]} is less than {low} ({values[low]}): {why}; lower {low} first"
+        )
 
 
 class Settings:
@@ -132,8 +159,17 @@ class Settings:
         return float(self.get(key))
 
     def set(self, key: str, value: str) -> str:
-        canonical = check_setting(key, value)
-        self.queue.set_setting(key, canonical)
+        """Check and store one setting; returns its canonical form."""
+        return self.set_many({key: value})[key]
+
+    def set_many(self, values: Mapping[str, str]) -> dict[str, str]:
+        """Check every value, and related ones against each other as they will be, then store them; nothing is
+        stored if any is refused. Returns the canonical forms."""
+        canonical = {key: check_setting(key, value) for key, value in values.items()}
+        before = self.all()
+        check_related(before | canonical, changed=canonical)
+        for key, value in canonical.items():
+            self.queue.set_setting(key, value)
         return canonical
 
     def all(self) -> dict[str, str]:

@@ -141,6 +141,7 @@ def test_config_list_get_set(db: Path) -> None:
         (("set", "relay.port"), "relay.port: give a value, or --stdin"),
         (("get", "relay.password"), "relay.password: secrets are kept in the OS keyring"),
         (("set", "relay.password", "hunter2"), "relay.password: pass secrets with --stdin"),
+        (("set", "retry.min_backoff", "5000"), "retry.min_backoff: 5000 is more than retry.max_backoff (4000)"),
     ],
 )
 def test_config_mistakes_are_one_line_naming_the_key(db: Path, args: tuple[str, ...], message: str) -> None:

@@ -14,7 +14,15 @@ from keyring.backends import fail
 
 from mailgui.errors import InvalidSettingError, SecretStoreError
 from mailgui.queue import Queue
-from mailgui.settings import KEYRING_SERVICE, SETTINGS, Settings, check_setting, get_password, set_password
+from mailgui.settings import (
+    KEYRING_SERVICE,
+    SETTINGS,
+    Settings,
+    check_related,
+    check_setting,
+    get_password,
+    set_password,
+)
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):
@@ -186,3 +194,43 @@ def test_a_keyring_that_refuses_the_secret_is_reported(queue: Queue, use_keyring
     with pytest.raises(SecretStoreError, match=r"^relay\.password: the keyring refused to store it: locked"):
         set_password(Settings(queue), "x")
     assert queue.all_settings() == {}
+
+
+# -- related settings are checked against each other ----------------------------------------------------------
+
+
+def test_the_first_retry_cannot_wait_longer_than_the_longest_gap(queue: Queue) -> None:
+    s = Settings(queue)
+    with pytest.raises(
+        InvalidSettingError,
+        match=r"^retry\.min_backoff: 5000 is more than retry\.max_backoff \(4000\): the first retry cannot wait "
+        r"longer than the longest gap between retries; raise retry\.max_backoff first$",
+    ):
+        s.set("retry.min_backoff", "5000")
+    with pytest.raises(
+        InvalidSettingError,
+        match=r"^retry\.max_backoff: 200 is less than retry\.min_backoff \(300\): .*; lower retry\.min_backoff first$",
+    ):
+        s.set("retry.max_backoff", "200")
+    assert queue.all_settings() == {}
+    assert s.set("retry.min_backoff", "4000") == "4000"  # equal is fine
+
+
+def test_related_settings_can_move_together(queue: Queue) -> None:
+    s = Settings(queue)
+    assert s.set_many({"retry.min_backoff": "5000", "retry.max_backoff": "9000"}) == {
+        "retry.min_backoff": "5000",
+        "retry.max_backoff": "9000",
+    }
+    with pytest.raises(
+        InvalidSettingError, match=r"^retry\.min_backoff: 9500 is more than retry\.max_backoff \(9000\)"
+    ):
+        s.set_many({"retry.min_backoff": "9500", "relay.timeout": "12"})
+    assert (s.get("retry.min_backoff"), s.get("relay.timeout")) == ("5000", "30")  # nothing of it stored
+
+
+def test_an_old_contradiction_does_not_block_an_unrelated_change(queue: Queue) -> None:
+    queue.set_setting("retry.min_backoff", "5000")  # stored before the check existed
+    assert Settings(queue).set("relay.timeout", "12") == "12"
+    with pytest.raises(InvalidSettingError, match=r"^retry\.min_backoff: 5000 is more than retry\.max_backoff"):
+        check_related(Settings(queue).all())
