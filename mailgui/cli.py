@@ -17,7 +17,7 @@ from mailgui.attachments import Attachment
 from mailgui.errors import Error
 from mailgui.paths import default_db_path
 from mailgui.queue import MessageDetail, MessageSummary, SettingsAndSenders, Status
-from mailgui.settings import SECRET_KEYS, Settings, set_password
+from mailgui.settings import SECRET_KEYS, Settings, clear_password, set_password
 
 
 def iso(ts: float | None) -> str | None:
@@ -269,8 +269,13 @@ def _config(queue: SettingsAndSenders, a: argparse.Namespace) -> int:
         if a.key in SECRET_KEYS:
             if not a.stdin:
                 raise Error(f"{a.key}: pass secrets with --stdin so they stay out of shell history and ps")
-            set_password(settings, value)
-            print(f"{a.key} stored in the OS keyring")
+            if value:
+                set_password(settings, value)
+                print(f"{a.key} stored in the OS keyring")
+            elif clear_password(settings):
+                print(f"{a.key} removed from the OS keyring")
+            else:
+                print(f"{a.key}: none was kept in the OS keyring")
         else:
             print(f"{a.key} = {settings.set(a.key, value)}")
     return 0

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mailgui.errors import InvalidSettingError, SecretStoreError
 from mailgui.queue import SettingsAndSenders
+
+log = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "mailgui"
 
@@ -164,12 +168,14 @@ class Settings:
 
     def set_many(self, values: Mapping[str, str]) -> dict[str, str]:
         """Check every value, and related ones against each other as they will be, then store them; nothing is
-        stored if any is refused. Returns the canonical forms."""
+        stored if any is refused. Returns the canonical forms. Changing the relay's user or host forgets the
+        password kept for the old account (it is not sent to another server)."""
         canonical = {key: check_setting(key, value) for key, value in values.items()}
         before = self.all()
         check_related(before | canonical, changed=canonical)
         for key, value in canonical.items():
             self.queue.set_setting(key, value)
+        _account_changed(before, self.all())
         return canonical
 
     def all(self) -> dict[str, str]:
@@ -190,16 +196,31 @@ def _keyring():  # type: ignore[no-untyped-def]
     return keyring
 
 
-def _account(settings: Settings) -> str:
-    return f"{settings.get('relay.username')}@{settings.get('relay.host')}:{settings.get('relay.port')}"
+# The password is keyed by the account, user@host. It used to be user@host:port, so a change of port left it
+# behind where nothing read or deleted it; such an entry is moved to its new key the first time it is read.
+def _account(values: Mapping[str, str]) -> str:
+    return f"{values['relay.username']}@{values['relay.host']}"
+
+
+def _account_with_port(values: Mapping[str, str]) -> str:
+    return f"{values['relay.username']}@{values['relay.host']}:{values['relay.port']}"
 
 
 def set_password(settings: Settings, secret: str) -> None:
+    """Keep the relay password in the OS keyring, under the current user and host. An empty one clears it."""
+    if not secret:
+        clear_password(settings)
+        return
     kr = _keyring()
+    values = settings.all()
+    if not values["relay.username"] or not values["relay.host"]:
+        # Kept for that user on that host: stored before either is set, it would be left behind when they are.
+        raise SecretStoreError("relay.password: set relay.username and relay.host first; the password is kept for them")
     try:
-        kr.set_password(KEYRING_SERVICE, _account(settings), secret)
+        kr.set_password(KEYRING_SERVICE, _account(values), secret)
     except Exception as exc:  # keyring backends raise their own types
         raise SecretStoreError(f"relay.password: the keyring refused to store it: {exc}") from exc
+    _forget(kr, [_account_with_port(values)])
 
 
 def get_password(settings: Settings) -> str | None:
@@ -207,8 +228,81 @@ def get_password(settings: Settings) -> str | None:
         kr = _keyring()
     except SecretStoreError:
         return None
+    values = settings.all()
     try:
-        value: str | None = kr.get_password(KEYRING_SERVICE, _account(settings))
+        value: str | None = kr.get_password(KEYRING_SERVICE, _account(values))
+        if value is None:
+            value = _adopt(kr, _account_with_port(values), _account(values))
     except Exception as exc:  # keyring backends raise their own types (locked, service gone)
         raise SecretStoreError(f"relay.password: the keyring could not be read: {exc}") from exc
     return value
+
+
+def clear_password(settings: Settings) -> bool:
+    """Delete the relay password kept for the current user and host; False if none was kept."""
+    try:
+        kr = _keyring()
+    except SecretStoreError:
+        return False  # no keyring: nothing was ever stored
+    values = settings.all()
+    removed = False
+    try:
+        for account in (_account(values), _account_with_port(values)):
+            if kr.get_password(KEYRING_SERVICE, account) is not None:
+                kr.delete_password(KEYRING_SERVICE, account)
+                removed = True
+    except Exception as exc:  # keyring backends raise their own types
+        raise SecretStoreError(f"relay.password: the keyring could not delete it: {exc}") from exc
+    return removed
+
+
+def _adopt(kr: Any, with_port: str, account: str) -> str | None:
+    """Move an entry still keyed with a port to its account's key, unless the account has one already (then the
+    old entry is stale and is deleted). Returns the password now kept for the account."""
+    value: str | None = kr.get_password(KEYRING_SERVICE, with_port)
+    if value is None:
+        return kr.get_password(KEYRING_SERVICE, account)
+    current: str | None = kr.get_password(KEYRING_SERVICE, account)
+    if current is not None:
+        _forget(kr, [with_port])
+        return current
+    try:
+        kr.set_password(KEYRING_SERVICE, account, value)
+    except Exception as exc:  # still readable where it is: use it, try again next time
+        log.warning("relay.password: could not move its keyring entry from %s to %s: %s", with_port, account, exc)
+        return value
+    _forget(kr, [with_port])
+    log.info("relay.password: keyring entry moved from %s to %s", with_port, account)
+    return value
+
+
+def _forget(kr: Any, accounts: list[str]) -> None:
+    """Delete these keyring entries where they exist. A failure is logged, not raised: the setting or password
+    the user changed is stored; what is left is an entry nothing will read."""
+    for account in accounts:
+        try:
+            if kr.get_password(KEYRING_SERVICE, account) is not None:
+                kr.delete_password(KEYRING_SERVICE, account)
+        except Exception as exc:  # keyring backends raise their own types
+            log.warning("relay.password: could not delete the keyring entry for %s: %s", account, exc)
+
+
+def _account_changed(before: Mapping[str, str], after: Mapping[str, str]) -> None:
+    """After a change of relay user or host, delete the password kept for the old account; after a change of
+    port, move an entry still keyed with the old port (it would never be found again)."""
+    if not before["relay.username"] or not before["relay.host"]:
+        return  # no password is kept without both (set_password refuses it)
+    old, new = _account(before), _account(after)
+    if old == new and before["relay.port"] == after["relay.port"]:
+        return
+    try:
+        kr = _keyring()
+    except SecretStoreError:
+        return  # no keyring: nothing was ever stored
+    if old != new:
+        _forget(kr, [old, _account_with_port(before)])
+        return
+    try:
+        _adopt(kr, _account_with_port(before), new)
+    except Exception as exc:  # keyring backends raise their own types
+        log.warning("relay.password: could not look for a keyring entry for %s: %s", _account_with_port(before), exc)

@@ -149,6 +149,12 @@ def test_config_mistakes_are_one_line_naming_the_key(db: Path, args: tuple[str, 
     assert "relay.port = 587" in ok(db, "config", "list").splitlines()
 
 
+def test_an_empty_password_from_stdin_clears_it(db: Path) -> None:
+    assert ok(db, "config", "set", "relay.password", "--stdin", stdin="\n") == (
+        "relay.password: none was kept in the OS keyring\n"  # no keyring here: there was none to clear
+    )
+
+
 def test_password_from_stdin_without_a_keyring_is_refused_cleanly_and_never_stored(db: Path) -> None:
     secret = "correct-horse-battery-staple-42"
     line = user_error(run(db, "config", "set", "relay.password", "--stdin", stdin=secret + "\n"))

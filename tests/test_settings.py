@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from mailgui.settings import (
     Settings,
     check_related,
     check_setting,
+    clear_password,
     get_password,
     set_password,
 )
@@ -164,7 +166,7 @@ def test_password_goes_to_the_keyring_and_never_into_the_queue_file(
     s.set("relay.username", "ann")
     secret = "s3cret-Пароль-" + secrets.token_hex(8)
     set_password(s, secret)
-    assert backend.secrets == {(KEYRING_SERVICE, "ann@smtp.example.com:587"): secret}
+    assert backend.secrets == {(KEYRING_SERVICE, "ann@smtp.example.com"): secret}
     assert get_password(s) == secret
     assert secret not in queue.all_settings().values()
     queue.conn.execute("PRAGMA wal_checkpoint(FULL)")
@@ -191,9 +193,128 @@ def test_without_a_keyring_the_user_is_told_and_nothing_is_stored(
 
 def test_a_keyring_that_refuses_the_secret_is_reported(queue: Queue, use_keyring: Install) -> None:
     use_keyring(RefusingKeyring)
+    s = Settings(queue)
+    s.set_many({"relay.host": "smtp.example.com", "relay.username": "ann"})
     with pytest.raises(SecretStoreError, match=r"^relay\.password: the keyring refused to store it: locked"):
-        set_password(Settings(queue), "x")
-    assert queue.all_settings() == {}
+        set_password(s, "x")
+    assert "x" not in queue.all_settings().values()
+
+
+# -- the password's keyring entry follows the account (user@host), and nothing is left behind ---------------------
+
+
+@pytest.fixture
+def relay(queue: Queue, use_keyring: Install) -> tuple[Settings, MemoryKeyring]:
+    """Settings for ann on smtp.example.com (port 587), and the in-memory keyring."""
+    backend = use_keyring(MemoryKeyring)
+    assert isinstance(backend, MemoryKeyring)
+    s = Settings(queue)
+    s.set("relay.host", "smtp.example.com")
+    s.set("relay.username", "ann")
+    return s, backend
+
+
+def entries(backend: MemoryKeyring) -> dict[str, str]:
+    return {account: secret for (service, account), secret in backend.secrets.items() if service == KEYRING_SERVICE}
+
+
+def test_a_change_of_port_keeps_the_password(relay: tuple[Settings, MemoryKeyring]) -> None:
+    s, backend = relay
+    set_password(s, "pw")
+    s.set("relay.port", "2525")
+    assert get_password(s) == "pw"
+    assert entries(backend) == {"ann@smtp.example.com": "pw"}
+
+
+def test_an_entry_keyed_with_the_port_is_moved_to_the_account_when_read(
+    relay: tuple[Settings, MemoryKeyring], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "mailgui.settings")
+    s, backend = relay
+    backend.set_password(KEYRING_SERVICE, "ann@smtp.example.com:587", "s3cret-old")  # as mailgui stored it before
+    assert get_password(s) == "s3cret-old"
+    assert entries(backend) == {"ann@smtp.example.com": "s3cret-old"}
+    assert "keyring entry moved from ann@smtp.example.com:587 to ann@smtp.example.com" in caplog.text
+    assert "s3cret" not in caplog.text
+
+
+def test_a_change_of_port_moves_an_entry_keyed_with_the_old_port(relay: tuple[Settings, MemoryKeyring]) -> None:
+    s, backend = relay
+    backend.set_password(KEYRING_SERVICE, "ann@smtp.example.com:587", "old")
+    s.set("relay.port", "465")  # the old key would never be looked up again
+    assert entries(backend) == {"ann@smtp.example.com": "old"}
+    assert get_password(s) == "old"
+
+
+def test_an_entry_keyed_with_the_port_beside_a_current_one_is_stale_and_deleted(
+    relay: tuple[Settings, MemoryKeyring],
+) -> None:
+    s, backend = relay
+    backend.set_password(KEYRING_SERVICE, "ann@smtp.example.com:587", "old")
+    set_password(s, "new")  # storing the password again
+    assert entries(backend) == {"ann@smtp.example.com": "new"}
+    backend.set_password(KEYRING_SERVICE, "ann@smtp.example.com:587", "older")
+    s.set("relay.port", "465")  # or a change of port
+    assert entries(backend) == {"ann@smtp.example.com": "new"}
+    assert get_password(s) == "new"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("relay.host", "mail.example.org"), ("relay.username", "bob"), ("relay.username", "")]
+)
+def test_a_change_of_user_or_host_deletes_the_old_accounts_password(
+    relay: tuple[Settings, MemoryKeyring], key: str, value: str
+) -> None:
+    s, backend = relay
+    set_password(s, "pw")
+    backend.set_password(KEYRING_SERVICE, "ann@smtp.example.com:587", "older")
+    s.set(key, value)
+    assert entries(backend) == {}  # not sent to another server or as another user, not left behind
+    assert get_password(s) is None
+
+
+def test_storing_the_same_account_again_or_other_settings_keeps_the_password(
+    relay: tuple[Settings, MemoryKeyring],
+) -> None:
+    s, backend = relay
+    set_password(s, "pw")
+    s.set_many({"relay.host": "smtp.example.com", "relay.username": "ann", "relay.timeout": "12"})
+    assert entries(backend) == {"ann@smtp.example.com": "pw"}
+
+
+def test_clearing_the_password_deletes_its_entries(relay: tuple[Settings, MemoryKeyring]) -> None:
+    s, backend = relay
+    set_password(s, "pw")
+    backend.set_password(KEYRING_SERVICE, "ann@smtp.example.com:587", "older")
+    set_password(s, "")
+    assert entries(backend) == {}
+    assert clear_password(s) is False  # nothing left to clear
+
+
+def test_a_password_needs_the_user_and_host_it_is_kept_for(queue: Queue, use_keyring: Install) -> None:
+    backend = use_keyring(MemoryKeyring)
+    assert isinstance(backend, MemoryKeyring)
+    s = Settings(queue)
+    s.set("relay.host", "smtp.example.com")
+    with pytest.raises(SecretStoreError, match=r"^relay\.password: set relay\.username and relay\.host first"):
+        set_password(s, "pw")
+    assert entries(backend) == {}
+
+
+class UndeletableKeyring(MemoryKeyring):
+    def delete_password(self, service: str, username: str) -> None:
+        raise keyring.errors.PasswordDeleteError("the collection is locked")
+
+
+@pytest.mark.allow_log("mailgui.settings", match=r"^relay\.password: could not delete the keyring entry for ann@")
+def test_a_keyring_that_cannot_delete_does_not_stop_the_change_of_host(queue: Queue, use_keyring: Install) -> None:
+    use_keyring(UndeletableKeyring)
+    s = Settings(queue)
+    s.set("relay.host", "smtp.example.com")
+    s.set("relay.username", "ann")
+    set_password(s, "pw")
+    assert s.set("relay.host", "mail.example.org") == "mail.example.org"
+    assert s.get("relay.host") == "mail.example.org"
 
 
 # -- related settings are checked against each other ----------------------------------------------------------
