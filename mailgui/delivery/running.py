@@ -145,7 +145,9 @@ class Running:
                         await w.expire_overdue()
                         if await w.hold_due():
                             continue  # more to hold: one batch per turn, so stop and wake stay prompt
-                        if self.until is Until.NOTHING_DUE and not (self.in_flight or self.writing or w.recorder.pending):
+                        if self.until is Until.NOTHING_DUE and not (
+                            self.in_flight or self.writing or w.recorder.pending
+                        ):
                             break  # all that was due is held for the relay's next try
                         timeout = min(timeout, max(0.0, w.backoff.until - now))
                     elif w.backoff.unwell:
