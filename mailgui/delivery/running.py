@@ -29,7 +29,7 @@ from mailgui.delivery.pool import ConnectionPool
 from mailgui.delivery.queue_thread import QueueThread
 from mailgui.delivery.recorder import Recorder
 from mailgui.errors import Error, SendingStoppedError
-from mailgui.queue import ClaimedMessage, Queue, Status
+from mailgui.queue import ClaimedMessage, Status
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +42,18 @@ class Until(Enum):
     NOTHING_DUE = "nothing due"  # once nothing is due now, on the injected clock: one pass (tests)
 
 
+class RunReads(Protocol):
+    """The two reads the loop makes itself, from the loop: when is the next message due, is the queue idle."""
+
+    def next_due_at(self) -> float | None: ...
+    def counts_by_status(self) -> dict[str, int]: ...
+
+
 class Driver(Protocol):
     """What a run needs of the worker that makes it: its parts, its settings, and the decisions that stay the
     worker's (is the relay back, what a message's outcome is). ``Worker`` is the one implementation."""
 
     clock: Clock
-    queue: Queue
     db: QueueThread
     owner: str
     hold: RelayHold
@@ -63,6 +69,8 @@ class Driver(Protocol):
     passes: int
     stopping: bool
 
+    @property
+    def queue(self) -> RunReads: ...
     @property
     def paused(self) -> bool: ...
     def holding_back(self) -> bool: ...
