@@ -12,6 +12,7 @@ the same sink, over the same number of reused connections, interleaved:
 - bare: ``aiosmtplib.SMTP.sendmail`` in a loop per connection, from ready-made messages, no queue, no RSET;
 - pipelined: a minimal asyncio client of this file that writes RSET, MAIL, RCPT and DATA in one go when the sink
   advertises PIPELINING (RFC 2920), then the data; no queue;
+- transport: mailgui's own SMTP client alone (``SmtpConnection.deliver`` in a loop), no queue, no worker;
 - mailgui: the same messages queued beforehand (not timed), then ``Worker.run(until_idle=True)`` in this process
   with the system clock: claims with leases, every outcome committed to the queue file (WAL, synchronous=FULL),
   events published. Process start excluded;
@@ -46,6 +47,7 @@ import aiosmtplib
 
 from mailgui.clock import SystemClock
 from mailgui.delivery import RelayTarget, Worker
+from mailgui.delivery.transport import SmtpConnection
 from mailgui.message import MessageFields, OutgoingMessage, build_message
 from mailgui.queue import Queue
 from mailgui.queue.bulk import enqueue_many
@@ -126,7 +128,9 @@ class PostfixSink:
             raise SystemExit("smtp-sink not found: apt-get install postfix (or run with --sink aiosmtpd)")
         self.port = free_port()
         user = ["-u", "nobody"] if os.geteuid() == 0 else []
-        self.proc = subprocess.Popen([binary, *user, "-h", "sink.local", f"127.0.0.1:{self.port}", "256"])
+        # BENCH_SINK_CPUS=1 (with the bench under `taskset -c 0`): the sink on a core of its own.
+        pin = ["taskset", "-c", os.environ["BENCH_SINK_CPUS"]] if os.environ.get("BENCH_SINK_CPUS") else []
+        self.proc = subprocess.Popen([*pin, binary, *user, "-h", "sink.local", f"127.0.0.1:{self.port}", "256"])
         for _ in range(200):
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
@@ -241,6 +245,26 @@ async def pipelined(port: int, messages: list[OutgoingMessage], connections: int
     return Run(time.perf_counter() - start, time.thread_time() - cpu0)
 
 
+async def transport(port: int, messages: list[OutgoingMessage], connections: int) -> Run:
+    """mailgui's SMTP client alone (``SmtpConnection.deliver`` in a loop per connection): no queue, no worker.
+    What the strict, pipelined dialogue costs by itself."""
+    start, cpu0 = time.perf_counter(), time.thread_time()
+    work = iter(messages)
+    target = RelayTarget("127.0.0.1", port, "none", connections=connections, helo_name="bench.local")
+
+    async def one_connection() -> None:
+        conn = SmtpConnection(target)
+        await conn.open()
+        for msg in work:
+            replies = await conn.deliver(msg.sender.address, [a for a, _ in msg.recipients], msg.raw, False)
+            if any(r.code != 250 for r in replies):
+                raise SystemExit(f"transport: {replies}")
+        await conn.close()
+
+    await asyncio.gather(*(one_connection() for _ in range(connections)))
+    return Run(time.perf_counter() - start, time.thread_time() - cpu0)
+
+
 def fill(directory: Path, messages: list[OutgoingMessage], port: int, connections: int) -> Path:
     """A queue file holding ``messages``, its relay the sink."""
     db = directory / f"bench-{time.monotonic_ns()}.sqlite3"
@@ -312,7 +336,7 @@ async def mailgui(
     return run
 
 
-SIDES = ("bare", "pipelined", "mailgui", "mailgui-cli")
+SIDES = ("bare", "pipelined", "transport", "mailgui", "mailgui-cli")
 
 
 def spread(values: list[float], fmt: str = "{:.0f}") -> str:
@@ -334,6 +358,8 @@ def bench_sink(
                 run = asyncio.run(bare(sink.port, messages, a.connections))
             elif side == "pipelined":
                 run = asyncio.run(pipelined(sink.port, messages, a.connections))
+            elif side == "transport":
+                run = asyncio.run(transport(sink.port, messages, a.connections))
             elif side == "mailgui-cli":
                 run = mailgui_cli(sink.port, messages, a.connections, tmp)
             elif a.profile:
