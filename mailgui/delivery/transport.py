@@ -134,7 +134,8 @@ class SmtpConnection:
         self.transactions = 0
         self.last_used = 0.0
         self.opened_at = 0.0  # loop time the session was ready
-        self._deadline: asyncio.Timeout | None = None
+        self._deadline: asyncio.Timeout | None = None  # while opening (connect, TLS handshakes), steps move it
+        self._until = 0.0  # loop time by which the current step's reply must have come
         self.allowed = target.timeout  # seconds the current step may take
 
     @property
@@ -173,7 +174,7 @@ class SmtpConnection:
                 self.wire = wire
                 self._step("greeting")
                 wire.expect_greeting()
-                greeting = await wire.read()
+                greeting = await self._read()
                 if greeting.code != 220:
                     if greeting.code == SERVICE_CLOSING:
                         raise self._closing(greeting)
@@ -318,28 +319,24 @@ class SmtpConnection:
                 text = f"5.6.7 SMTPUTF8 is required, but was not offered by {self.target.name}"
                 return [RecipientReply(a, None, text, "MAIL FROM", Outcome.PERMANENT) for a in recipients]
             data = data_bytes(raw)
-            # One deadline, moved forward at every step.
-            async with asyncio.timeout(None) as deadline:
-                self._deadline = deadline
-                remaining = list(recipients)
-                while remaining:
-                    limit = self.limits.max_recipients or len(remaining)
-                    batch, later = remaining[:limit], remaining[limit:]
-                    # RSET between transactions, as Postfix does before reusing a connection: it clears what a
-                    # refused or broken transaction left behind, and finds a connection the server has closed
-                    # before anything of this message is sent (then it is a StaleConnection, retried elsewhere).
-                    reset = bool(self.transactions) or loop.time() - self.last_used > IDLE_CHECK_SECONDS
-                    settled, left = await self._transaction(sender, batch, data, options, encoding, reset)
-                    self.transactions += 1
-                    self.last_used = loop.time()
-                    replies.update(settled)
-                    if left:
-                        took = len(batch) - len(left)
-                        self.limits.max_recipients = min(self.limits.max_recipients or took, took)
-                        log.info(
-                            "%s takes %d recipients a transaction; the rest go in the next", self.target.name, took
-                        )
-                    remaining = left + later
+            # Each step's reply must come within its time (SmtpWire.read's deadline; no timer while replies wait).
+            remaining = list(recipients)
+            while remaining:
+                limit = self.limits.max_recipients or len(remaining)
+                batch, later = remaining[:limit], remaining[limit:]
+                # RSET between transactions, as Postfix does before reusing a connection: it clears what a
+                # refused or broken transaction left behind, and finds a connection the server has closed
+                # before anything of this message is sent (then it is a StaleConnection, retried elsewhere).
+                reset = bool(self.transactions) or loop.time() - self.last_used > IDLE_CHECK_SECONDS
+                settled, left = await self._transaction(sender, batch, data, options, encoding, reset)
+                self.transactions += 1
+                self.last_used = loop.time()
+                replies.update(settled)
+                if left:
+                    took = len(batch) - len(left)
+                    self.limits.max_recipients = min(self.limits.max_recipients or took, took)
+                    log.info("%s takes %d recipients a transaction; the rest go in the next", self.target.name, took)
+                remaining = left + later
         except StaleConnection:
             self.abort()
             raise
@@ -357,8 +354,6 @@ class SmtpConnection:
         except Exception as exc:
             self.abort()
             raise relay_error(exc, self.target, self.stage, self.allowed) from exc
-        finally:
-            self._deadline = None
         return [replies[a] for a in recipients]
 
     def _mail_options(self, raw: bytes, smtputf8: bool) -> tuple[bytes | None, str]:
@@ -395,7 +390,7 @@ class SmtpConnection:
             self._step("RSET")
             if not pipelined:
                 wire.send(b"RSET\r\n")
-            reply = await wire.read()
+            reply = await self._read()
             if reply.code != 250:
                 if reply.code == SERVICE_CLOSING:  # it timed the idle session out: nothing of this message went
                     raise StaleConnection(self.target.name)
@@ -405,7 +400,7 @@ class SmtpConnection:
         self._step("MAIL FROM")
         if not pipelined:
             wire.send(mail)
-        reply = await wire.read()
+        reply = await self._read()
         if not self._accepted(reply, 250):
             outcome = outcome_of(reply.code)
             for address in recipients:
@@ -413,7 +408,7 @@ class SmtpConnection:
             if pipelined:  # the RCPTs and DATA were sent: their replies (503 most likely) say nothing more
                 for _ in rcpts:
                     self._step("RCPT TO")
-                    self._accepted(await wire.read(), 250, 251)
+                    self._accepted(await self._read(), 250, 251)
                 await self._data_refused_or_empty()
             return settled, []
 
@@ -426,7 +421,7 @@ class SmtpConnection:
                 continue
             if not pipelined:
                 wire.send(rcpt)
-            reply = await wire.read()
+            reply = await self._read()
             if self._accepted(reply, 250, 251):
                 accepted.append(address)
             elif accepted and is_too_many_recipients(reply):
@@ -441,14 +436,14 @@ class SmtpConnection:
         self._step("DATA", len(data) / SLOW_UPLOAD_BYTES_PER_SECOND)
         if not pipelined:
             wire.send(b"DATA\r\n")
-        reply = await wire.read()
+        reply = await self._read()
         if not self._accepted(reply, 354):  # 4xx/5xx: the relay would not take the message now, or at all
             for address in accepted:
                 settled[address] = RecipientReply(address, reply.code, reply.text, "DATA", outcome_of(reply.code))
             return settled, left
         wire.send(data)
         self._step("DATA", len(data) / SLOW_UPLOAD_BYTES_PER_SECOND)  # the upload and the final reply
-        reply = await wire.read()
+        reply = await self._read()
         delivered = self._accepted(reply, 250)
         outcome = Outcome.DELIVERED if delivered else outcome_of(reply.code)
         for address in accepted:
@@ -460,11 +455,11 @@ class SmtpConnection:
         if it says 354 anyway, the data is a lone dot, and whatever it answers then means nothing."""
         assert self.wire is not None
         self._step("DATA")
-        reply = await self.wire.read()
+        reply = await self._read()
         if reply.code == 354:
             self.wire.send(b".\r\n")
             self._step("DATA")
-            self._accepted(await self.wire.read(), 250)
+            self._accepted(await self._read(), 250)
         else:
             self._accepted(reply)
 
@@ -506,20 +501,18 @@ class SmtpConnection:
     def _step(self, stage: str, extra: float = 0.0) -> None:
         self.stage = stage
         self.allowed = self.target.timeout + extra
-        deadline = self._deadline
-        if deadline is not None:
-            # Moving a deadline is a new timer and a cancelled one; a pipelined message has a dozen steps in a
-            # millisecond. So a step keeps the current deadline while it is within 2 % of the step's own (the
-            # step then has 98-100 % of its time; the message still says the full time, as it was promised).
-            when = asyncio.get_running_loop().time() + self.allowed
-            current = deadline.when()
-            if current is None or current < when - self.allowed * 0.02 or current > when:
-                deadline.reschedule(when)
+        self._until = asyncio.get_running_loop().time() + self.allowed
+        if self._deadline is not None:  # opening: the connect and the TLS handshakes run under it too
+            self._deadline.reschedule(self._until)
+
+    async def _read(self) -> Reply:
+        assert self.wire is not None
+        return await self.wire.read(self._until)
 
     async def _command(self, line: bytes) -> Reply:
         assert self.wire is not None
         self.wire.send(line + b"\r\n")
-        return await self.wire.read()
+        return await self.wire.read(self._until)
 
     # -- closing --------------------------------------------------------------------------------------
     def abort(self) -> None:

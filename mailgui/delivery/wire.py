@@ -93,8 +93,9 @@ class SmtpWire(asyncio.Protocol):
         """The server speaks first: one reply is owed before any command."""
         self._owed += 1
 
-    async def read(self) -> Reply:
-        """The next reply, in the order the commands were written."""
+    async def read(self, until: float | None = None) -> Reply:
+        """The next reply, in the order the commands were written; TimeoutError if none has come by ``until``
+        (loop time). A reply already here costs no timer: with pipelining most of them are."""
         while True:
             if self.violation is not None:
                 raise self.violation
@@ -102,11 +103,20 @@ class SmtpWire(asyncio.Protocol):
                 return self._replies.popleft()
             if self.lost is not None:
                 raise self.lost
-            self._waiter = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = loop.call_at(until, self._time_out, waiter) if until is not None else None
             try:
-                await self._waiter
+                await waiter
             finally:
                 self._waiter = None
+                if timer is not None:
+                    timer.cancel()
+
+    @staticmethod
+    def _time_out(waiter: asyncio.Future[None]) -> None:
+        if not waiter.done():
+            waiter.set_exception(TimeoutError())
 
     async def start_tls(self, context: ssl.SSLContext, server_hostname: str, timeout: float) -> None:
         """Switch to TLS after the server's ``220``. Nothing from before may cross: a byte buffered or a reply
