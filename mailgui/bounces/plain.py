@@ -1,0 +1,151 @@
+"""Bounces that are not RFC 3464 reports: the text qmail, Exim, Exchange, Gmail, Sendmail and the rest write for a
+person. They share a shape, which is what this reads rather than each vendor's exact wording: some lines of
+explanation naming the failed addresses and what the remote server said, then a copy of the message (or its
+headers) after a marker line."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from mailgui.bounces.fields import STATUS
+
+# An address as bounces write it: bare, in <>, after "RCPT TO:", in quotes. Local parts as RFC 5321 allows
+# (unquoted), domains with at least one dot; a trailing dot is the sentence's, not the domain's.
+ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+
+# Lines after which the returned message starts: the explanation is what is above.
+_CUT = re.compile(
+    r"^(?:"
+    r"[\s>]*[-=_*]{2,}.*(?:original|copy of|returned|headers? of|undelivered|rfc ?822|attached"
+    r"|below this line|unsent message|message text|message follows|headers follow|返送|元のメッセージ)"
+    r"|\s*(?:below this line is a copy|message headers follow|original message follows"
+    r"|the original message (?:follows|is (?:attached|included|below)|headers? (?:is|are|follows?))"
+    r"|-+ ?original message|------ this is a copy of|the header of the original|a copy of the original"
+    r"|included is a copy|your message reads|the headers of your message|original message header"
+    r"|your original message|the message you sent|the text of your message)"
+    r"|(?:return-path|received|dkim-signature|x-received|authentication-results|message-id|arc-seal"
+    r"|x-google-dkim-signature|delivered-to|mime-version|content-type):"
+    r")",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+# Local parts that name a mail system, not a person: never a failed recipient.
+_SYSTEM_LOCAL = re.compile(
+    r"^(?:mailer-?daemon|postmaster|post_master|mail-?daemon|daemon|root|nobody|noreply|no-reply|bounces?"
+    r"|abuse|hostmaster|mdaemon|mailer)$",
+    re.IGNORECASE,
+)
+# Lines whose addresses are the sender's, not a recipient's.
+_SENDER_LINE = re.compile(
+    r"^\s*(?:from|sender|reply-to|return-path|mail from|envelope-from|x-sender|x-envelope-from)\s*:|\bmail from\s*:",
+    re.IGNORECASE,
+)
+
+# Lines that give an address to write to, not one that failed.
+_CONTACT_LINE = re.compile(
+    r"\b(?:contact|write to|send (?:mail|an email) to|e-?mail us|questions?|assistance|help desk|support)\b",
+    re.IGNORECASE,
+)
+# What stands before a failed address on its line: nothing but punctuation, a list marker, a transcript
+# prompt or a few words that introduce recipients.
+_PLACED = re.compile(
+    r"^[\s<>\[(*\-\d.:\"']*$"
+    r"|(?:\bto|recipient|address(?:es|\(es\))?|rcpt to|for|failed|mailbox|user|account|destinataire|addressee)"
+    r"[\s:;,<\[(\"']*$"
+    r"|^\s*(?:<<<|>>>|\d{3}[ -])[^@]*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Found:
+    address: str
+    status: str | None
+    diagnostic: str
+
+
+def explanation(text: str) -> str:
+    """The part of a bounce's text above the copy of the returned message."""
+    m = _CUT.search(text)
+    return text[: m.start()] if m else text
+
+
+def clean_address(raw: str) -> str:
+    address = raw.strip(".'\"`")
+    if address.lower().startswith("mailto:"):
+        address = address[7:]
+    return address
+
+
+def candidates(text: str, exclude: set[str]) -> list[tuple[str, int]]:
+    """Addresses in the explanation that may be failed recipients, with the index of the line they are on.
+
+    Where some stand where bounces put failed addresses (alone on a line, at its start, after "to" or
+    "recipient"), only those: an address in a sentence ("please contact <help@...>") is not one.
+    """
+    seen: set[str] = set()
+    placed: list[tuple[str, int]] = []
+    loose: list[tuple[str, int]] = []
+    for number, line in enumerate(text.splitlines()):
+        if _SENDER_LINE.search(line) or _CONTACT_LINE.search(line):
+            continue
+        for m in ADDRESS.finditer(line):
+            address = clean_address(m.group(0))
+            local, _, domain = address.rpartition("@")
+            key = address.lower()
+            if not local or "." not in domain or key in exclude or key in seen or _SYSTEM_LOCAL.match(local):
+                continue
+            seen.add(key)
+            before = line[: m.start()]
+            if _PLACED.search(before):
+                placed.append((address, number))
+            else:
+                loose.append((address, number))
+    return sorted(placed or loose, key=lambda item: item[1])
+
+
+def best_status(text: str) -> str | None:
+    """The most specific RFC 3463 code in the text: a 5.1.1 says more than the 5.0.0 beside it."""
+    codes = [f"{m.group(1)}.{int(m.group(2))}.{int(m.group(3))}" for m in STATUS.finditer(text)]
+    specific = [c for c in codes if not c.endswith(".0.0")]
+    chosen = specific or codes
+    return chosen[0] if chosen else None
+
+
+def scan(text: str, exclude: set[str]) -> list[Found]:
+    """The failed recipients an explanation names, each with the text about it."""
+    lines = text.splitlines()
+    found = candidates(text, exclude)
+    out = []
+    for i, (address, start) in enumerate(found):
+        end = found[i + 1][1] if i + 1 < len(found) and found[i + 1][1] > start else len(lines)
+        own = lines[start:end]
+        if len(found) > 1 and i + 1 < len(found) and found[i + 1][1] == start:
+            own = lines[start : start + 1]
+        diagnostic = " ".join(" ".join(own).split())
+        if not STATUS.search(diagnostic) and not re.search(r"\b[45]\d\d\b", diagnostic):
+            # The address alone on its line, the reason in the paragraph around it or at the end.
+            diagnostic = " ".join(" ".join(lines).split())
+        out.append(Found(address, best_status(diagnostic), diagnostic[:1000]))
+    return out
+
+
+def stands_alone(text: str, address: str) -> bool:
+    """Whether `address` is alone on a line (bare, in <>, with a colon): how bounces list failed addresses."""
+    pattern = re.compile(rf"^\s*<?{re.escape(address)}>?:?\s*$", re.IGNORECASE | re.MULTILINE)
+    return bool(pattern.search(text))
+
+
+def transcript_command(text: str, address: str) -> str | None:
+    """In a session transcript (`>>> RCPT TO:<...>` / `<<< 550 ...`), the command the first reply naming
+    `address` answered."""
+    last: str | None = None
+    needle = address.lower()
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(">>>"):
+            last = stripped[3:].strip().split(" ")[0].upper().rstrip(":") if stripped[3:].strip() else None
+        elif stripped.startswith("<<<") and needle in stripped.lower():
+            return last
+    return None

@@ -1,0 +1,102 @@
+"""Each reason class, from the status code and from the words, and which wins when they disagree."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailgui.bounces.classify import Command, classify, command
+from mailgui.bounces.report import Reason
+
+
+@pytest.mark.parametrize(
+    ("status", "diagnostic", "reason"),
+    [
+        ("5.1.1", "550 5.1.1 <bob@example.com>: Recipient address rejected", Reason.UNKNOWN_USER),
+        ("5.2.2", "552 5.2.2 Requested mail action aborted", Reason.MAILBOX_FULL),
+        ("5.1.2", "550 5.1.2 bad destination system", Reason.DOMAIN_NOT_FOUND),
+        ("5.7.1", "550 5.7.1 Service unavailable; client [192.0.2.1] refused", Reason.BLOCKED),
+        ("5.7.26", "550 5.7.26 Unauthenticated email is not accepted", Reason.BLOCKED),
+        ("5.3.4", "552 5.3.4 Message size exceeds fixed limit", Reason.TOO_LARGE),
+        ("5.2.3", "552 5.2.3 too long", Reason.TOO_LARGE),
+        ("4.4.7", "", Reason.EXPIRED),
+        ("5.1.6", "550 5.1.6 recipient no longer on server", Reason.OTHER),
+    ],
+)
+def test_a_specific_status_code_gives_the_class(status: str, diagnostic: str, reason: Reason) -> None:
+    assert classify(status, diagnostic) is reason
+
+
+@pytest.mark.parametrize(
+    ("diagnostic", "reason"),
+    [
+        ("550 Unknown user bob@example.com", Reason.UNKNOWN_USER),
+        ("550 No such user here", Reason.UNKNOWN_USER),
+        ("553 sorry, that domain isn't in my list of allowed rcpthosts; no such recipient", Reason.UNKNOWN_USER),
+        ("552 Error: disk quota exceeded", Reason.MAILBOX_FULL),
+        ("552 Mailbox is full", Reason.MAILBOX_FULL),
+        ("550 Host unknown", Reason.DOMAIN_NOT_FOUND),
+        ("Name service error for name=example.test type=MX: Host not found", Reason.DOMAIN_NOT_FOUND),
+        ("554 Your IP is listed at zen.spamhaus.org", Reason.BLOCKED),
+        ("550 rejected due to DMARC policy", Reason.BLOCKED),
+        ("552 Message too large", Reason.TOO_LARGE),
+        ("retry timeout exceeded", Reason.EXPIRED),
+        ("554 Relay access denied", Reason.OTHER),
+        ("550 Mailbox disabled for this recipient", Reason.OTHER),
+        ("421 Too many connections from your host", Reason.OTHER),
+        ("554 Transaction failed", Reason.OTHER),
+    ],
+)
+def test_without_a_status_the_words_give_the_class(diagnostic: str, reason: Reason) -> None:
+    assert classify(None, diagnostic) is reason
+
+
+def test_a_policy_status_with_spam_words_is_blocked_not_unknown_user() -> None:
+    """Issue 16's example: the 550 does not make it an unknown user; 5.7.1 and the words say policy."""
+    assert classify("5.7.1", "550 5.7.1 Message rejected as spam") is Reason.BLOCKED
+    assert classify("5.7.1", "550 5.7.1 unknown user; your IP is listed as spam") is Reason.BLOCKED
+
+
+def test_words_that_say_one_thing_win_over_a_status_that_says_another() -> None:
+    # Servers send 5.2.1 or 5.7.1 for unknown users, and 5.1.1 for rate limits.
+    assert classify("5.2.1", "550 5.2.1 <bob@example.com>... User Unknown") is Reason.UNKNOWN_USER
+    assert classify("5.1.1", "550 5.1.1 has sent to too many recipients this hour") is Reason.OTHER
+    assert classify("5.1.10", "550 5.1.10 RESOLVER.ADR.RecipientNotFound; not found") is Reason.UNKNOWN_USER
+
+
+def test_a_generic_status_leaves_the_class_to_the_words() -> None:
+    assert classify("5.0.0", "550 5.0.0 mailbox full") is Reason.MAILBOX_FULL
+    assert classify("5.0.0", "550 5.0.0 something went wrong") is Reason.OTHER
+
+
+def test_the_context_speaks_only_when_the_diagnostic_and_status_do_not() -> None:
+    assert classify(None, "", "the mailbox is full") is Reason.MAILBOX_FULL
+    assert classify("5.1.1", "", "the mailbox is full") is Reason.UNKNOWN_USER
+    assert classify(None, "550 user unknown", "your message was too large") is Reason.UNKNOWN_USER
+
+
+def test_unknown_user_answered_to_the_data_is_a_filter() -> None:
+    assert classify(None, "550 User unknown", cmd=Command.DATA) is Reason.OTHER
+    assert classify(None, "550 User unknown", cmd=Command.RCPT) is Reason.UNKNOWN_USER
+    assert classify("5.1.1", "550 5.1.1 User unknown", cmd=Command.DATA) is Reason.UNKNOWN_USER
+
+
+def test_a_refused_sender_is_blocked() -> None:
+    assert classify("5.1.0", "553 5.1.0 Address rejected", cmd=Command.MAIL) is Reason.BLOCKED
+
+
+def test_a_temporary_dns_failure_is_not_a_verdict_on_the_domain() -> None:
+    assert classify("4.0.0", "DNS Error: Domain name not found") is Reason.OTHER
+    assert classify("5.0.0", "DNS Error: Domain name not found") is Reason.DOMAIN_NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    ("text", "cmd"),
+    [
+        ("550 user unknown (in reply to end of DATA command)", Command.DATA),
+        ("SMTP error from remote mail server after RCPT TO:<bob@example.com>: 550", Command.RCPT),
+        ("host x said: 553 sender refused (in reply to MAIL FROM command)", Command.MAIL),
+        ("550 user unknown", None),
+    ],
+)
+def test_the_command_a_refusal_answered(text: str, cmd: Command | None) -> None:
+    assert command(text) is cmd
