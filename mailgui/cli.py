@@ -14,6 +14,7 @@ from typing import NoReturn
 from mailgui import mail
 from mailgui.addresses import check_header_text, check_text, normalize_sender_pattern
 from mailgui.attachments import Attachment
+from mailgui.bounces import parse_report, report_json
 from mailgui.errors import Error
 from mailgui.paths import default_db_path
 from mailgui.queue import MessageDetail, MessageSummary, SettingsAndSenders, Status
@@ -125,6 +126,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     lr = sub.add_parser("local-relay", help="run the built-in local relay on its own")
     lr.add_argument("--port", type=int, default=2525)
+
+    b = sub.add_parser("bounces", help="read bounce reports")
+    b_sub = b.add_subparsers(dest="action", required=True)
+    bp = b_sub.add_parser("parse", help="say what message files are (bounce, delay, auto-reply, complaint, other)")
+    bp.add_argument("--json", action="store_true", help="one JSON object per file, in the order given")
+    bp.add_argument("files", nargs="+", type=Path, metavar="FILE")
     return p
 
 
@@ -213,6 +220,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return run_local_relay(db, port=a.port)
     if a.command == "send":
         return _send(db, a)
+    if a.command == "bounces":
+        return _parse_bounces(a.files, as_json=a.json)
     queue = mail.open_queue(db)
     if a.command == "senders":
         if a.action == "list":
@@ -279,6 +288,29 @@ def _config(queue: SettingsAndSenders, a: argparse.Namespace) -> int:
         else:
             print(f"{a.key} = {settings.set(a.key, value)}")
     return 0
+
+
+def _parse_bounces(files: list[Path], *, as_json: bool) -> int:
+    """`mailgui bounces parse`: touches no queue. A file that cannot be read is one line on stderr; the others are
+    still parsed, and the exit status is then 1."""
+    unreadable = 0
+    for path in files:
+        name = os.fsencode(path).decode("utf-8", "backslashreplace")  # any file name prints, and as valid JSON
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            print(f"mailgui: bounces parse: cannot read {name}: {exc.strerror or exc}", file=sys.stderr)
+            unreadable += 1
+            continue
+        report = parse_report(data)
+        if as_json:
+            print(json.dumps(report_json(name, report), ensure_ascii=False))
+            continue
+        about = f" (about {report.original_message_id})" if report.original_message_id else ""
+        print(f"{name}: {report.kind}{about}")
+        for r in report.recipients:
+            print(f"  {r.address}  {r.reason}  {r.status or '-'}  {r.diagnostic[:160]}")
+    return 1 if unreadable else 0
 
 
 def _print_detail(d: MessageDetail) -> None:
