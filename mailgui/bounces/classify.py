@@ -49,7 +49,6 @@ _BY_STATUS: dict[str, Reason] = {
     "3.4": Reason.TOO_LARGE,  # message too big for system
     "4.7": Reason.EXPIRED,  # delivery time expired
     "7.13": Reason.OTHER,  # user account disabled
-    "7.0": Reason.OTHER,  # "other or undefined security status": says no more than 5.0.0; words decide
 }
 
 # Words that say one thing. Lower case regular expressions over text whose white space runs are single spaces.
@@ -90,7 +89,7 @@ _STRONG: list[tuple[Reason, tuple[str, ...]]] = [
         Reason.EXPIRED,
         (
             r"retry time(?:out)? exceeded",
-            r"too long in (?:the )?queue",
+            r"too long in (?:the )?queue|in the queue too long",
             r"delivery time expired",
             r"message expired",
             r"has expired",
@@ -132,6 +131,7 @@ _STRONG: list[tuple[Reason, tuple[str, ...]]] = [
             r"temporary (?:failure|problem|local problem)",
             r"mail (?:loop|for .* loops back)",
             r"too many hops",
+            r"not accepting (?:network )?messages",
         ),
     ),
     (
@@ -151,7 +151,6 @@ _STRONG: list[tuple[Reason, tuple[str, ...]]] = [
             r"unroutable address|unrouteable address",
             r"domain couldn't be found",
             r"not a valid domain",
-            r"name service error",
             r"dns type 'mx' lookup",
         ),
     ),
@@ -178,11 +177,13 @@ _STRONG: list[tuple[Reason, tuple[str, ...]]] = [
             r"sender domain",
             r"(?:client|sender) host rejected",
             r"refused to talk to me",
-            r"listed (?:at|in|on|by)",
+            r"(?:ip|address|host|you|domain|server) (?:is |are |was |has been )?(?:black)?listed",
+            r"listed (?:at|on|by)\b|listed in (?:the )?(?:rbl|dnsbl|spam|black|block|[\w.-]+\.(?:org|net|com))",
             r"network not allowed",
             r"messages from .* temporarily deferred",
             r"permission to post|groups\.google\.com/support",  # Google Groups, which writes in the sender's tongue
             r"suspicious",
+            r"policy violation|violat\w* (?:our|the) policy",
         ),
     ),
     (
@@ -259,13 +260,16 @@ def by_status(status: str | None) -> Reason | None:
     _, _, rest = status.partition(".")
     if rest in _BY_STATUS:
         return _BY_STATUS[rest]
-    if rest.startswith("7."):
+    if rest.startswith("7.") and rest != "7.0":  # 7.0, "other or undefined security status", says no more than 0.0
         return Reason.BLOCKED  # x.7.y: security or policy status
     return None
 
 
 def _matches(table: list[tuple[Reason, re.Pattern[str]]], text: str) -> list[Reason]:
-    return [reason for reason, pattern in table if pattern.search(text)]
+    """The classes whose words are in the text, the one said first first (a server's reply comes before what
+    the reporting MTA adds about its own later tries)."""
+    found = [(m.start(), i, reason) for i, (reason, pattern) in enumerate(table) if (m := pattern.search(text))]
+    return [reason for _, _, reason in sorted(found)]
 
 
 def command(text: str) -> Command | None:

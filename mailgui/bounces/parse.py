@@ -11,7 +11,7 @@ from email.parser import Parser
 
 from mailgui.bounces import fields, plain
 from mailgui.bounces.classify import Command, classify, command
-from mailgui.bounces.kinds import addresses, looks_like_bounce, says_auto_reply
+from mailgui.bounces.kinds import addresses, looks_like_bounce, says_auto_reply, sender_is_system
 from mailgui.bounces.reading import attached_messages, content_type, header, param, parse_bytes, part_text, report_parts
 from mailgui.bounces.report import Kind, Reason, Recipient, Report
 from mailgui.bounces.ses import read_ses
@@ -28,9 +28,7 @@ def parse_report(data: bytes) -> Report:
 
 def _parse(msg: Message) -> Report:
     parts = list(report_parts(msg))
-    texts = [
-        part_text(p) for p in parts if content_type(p).startswith("text/") and content_type(p) not in _HEADERS_TYPES
-    ]
+    texts = [part_text(p) for p in parts if _is_text(p)]
     human = "\n".join(texts)
     original = _original(msg, parts, human)
     message_id = _original_message_id(msg, original, parts, human)
@@ -57,10 +55,18 @@ def _parse(msg: Message) -> Report:
     if looks_like_bounce(msg):
         recipients = _from_text(msg, human, original)
         if recipients:
-            return Report(Kind.BOUNCE, tuple(recipients), message_id)
-    if says_auto_reply(msg):
+            kind = Kind.DELAY if plain.only_delayed(plain.explanation(human)) else Kind.BOUNCE
+            return Report(kind, tuple(recipients), message_id)
+    if says_auto_reply(msg) and not sender_is_system(msg):  # a bounce we could not read says auto-replied too
         return Report(Kind.AUTO_REPLY, (), _in_reply_to(msg))
     return Report(Kind.OTHER, (), message_id if dsn else None)
+
+
+def _is_text(part: Message) -> bool:
+    ctype = content_type(part)
+    if ctype.startswith("multipart/"):
+        return isinstance(part.get_payload(), str)  # its boundary never came: the parser left the body as text
+    return ctype.startswith("text/") and ctype not in _HEADERS_TYPES
 
 
 def _from_dsn(msg: Message, dsn: list[fields.DsnRecipient], human: str, message_id: str | None) -> Report | None:
@@ -77,8 +83,6 @@ def _from_dsn(msg: Message, dsn: list[fields.DsnRecipient], human: str, message_
             own = by_text[r.address.lower()].diagnostic if r.address.lower() in by_text else ""
             cmd = _command(r.address, [diagnostic, own], explanation, len(failed))
             reason = classify(r.status, diagnostic, explanation, cmd)
-            if reason is Reason.OTHER and (r.status or "").startswith("4"):
-                reason = Reason.EXPIRED  # a temporary failure reported as final: the MTA gave up retrying
             out.append(Recipient(r.address, r.status, reason, diagnostic or _first_line(explanation), r.remote_mta))
         return Report(Kind.BOUNCE, tuple(_unique(out)), message_id)
     if delayed:

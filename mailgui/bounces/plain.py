@@ -114,21 +114,38 @@ def best_status(text: str) -> str | None:
 
 
 def scan(text: str, exclude: set[str]) -> list[Found]:
-    """The failed recipients an explanation names, each with the text about it."""
+    """The failed recipients an explanation names, each with the text about it: from its line to the next line
+    that names another of them."""
     lines = text.splitlines()
     found = candidates(text, exclude)
+    keys = {address.lower() for address, _ in found}
+    naming = [
+        (number, {clean_address(m.group(0)).lower() for m in ADDRESS.finditer(line)} & keys)
+        for number, line in enumerate(lines)
+    ]
     out = []
-    for i, (address, start) in enumerate(found):
-        end = found[i + 1][1] if i + 1 < len(found) and found[i + 1][1] > start else len(lines)
-        own = lines[start:end]
-        if len(found) > 1 and i + 1 < len(found) and found[i + 1][1] == start:
-            own = lines[start : start + 1]
-        diagnostic = " ".join(" ".join(own).split())
-        if not STATUS.search(diagnostic) and not re.search(r"\b[45]\d\d\b", diagnostic):
+    for address, start in found:
+        key = address.lower()
+        end = next((n for n, named in naming if n > start and named and key not in named), len(lines))
+        diagnostic = " ".join(" ".join(lines[start:end]).split())
+        if len(ADDRESS.sub("", diagnostic).split()) < 3:
             # The address alone on its line, the reason in the paragraph around it or at the end.
             diagnostic = " ".join(" ".join(lines).split())
         out.append(Found(address, best_status(diagnostic), diagnostic[:1000]))
     return out
+
+
+_WARNING = re.compile(
+    r"warning message only|this is a warning|(?:has been|was) delayed|will be retried|will (?:continue|keep) (?:trying|to try)"
+    r"|delivery incomplete|not yet been delivered|still trying|no need to resend",
+    re.IGNORECASE,
+)
+_FINAL = re.compile(r"permanent|fatal|given up|giving up|failed permanently|not going to try again", re.IGNORECASE)
+
+
+def only_delayed(text: str) -> bool:
+    """A warning that delivery is late and still being tried, with nothing said to have failed for good."""
+    return bool(_WARNING.search(text)) and not _FINAL.search(text)
 
 
 def stands_alone(text: str, address: str) -> bool:
