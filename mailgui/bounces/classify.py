@@ -13,8 +13,8 @@ recipient, and many servers send x.0.0 whatever the cause. So:
 Then where the refusal happened: an "unknown user" answered to the message's data (not to RCPT TO) comes from a
 filter that read the message, not from a directory lookup, and is `other` (unless its status is 5.1.1: pipelined
 sessions answer RCPT TO after DATA is sent, so a transcript can show DATA before a true unknown user); a refusal of MAIL FROM is the sender
-refused (`blocked`). A domain not found on a temporary (4.x.x) failure is the reporting MTA's own DNS trouble
-(`other`), not a verdict on the domain.
+refused (`blocked`). A domain not found on a temporary (4.x.x) failure, or "Host not found, try again", is
+the reporting MTA's own DNS trouble (`other`), not a verdict on the domain.
 """
 
 from __future__ import annotations
@@ -290,8 +290,8 @@ def classify(status: str | None, diagnostic: str, context: str = "", cmd: Comman
         return Reason.OTHER  # refused after the data: a filter's verdict on the message, not a missing mailbox
     if reason in (Reason.UNKNOWN_USER, Reason.OTHER) and cmd is Command.MAIL:
         return Reason.BLOCKED  # the sender was refused, before any recipient was named
-    if reason is Reason.DOMAIN_NOT_FOUND and (status or "").startswith("4"):
-        return Reason.OTHER  # a temporary DNS failure at the reporting MTA
+    if reason is Reason.DOMAIN_NOT_FOUND and ((status or "").startswith("4") or "try again" in flat(diagnostic)):
+        return Reason.OTHER  # a temporary DNS failure at the reporting MTA (the resolver's TRY_AGAIN)
     return reason
 
 

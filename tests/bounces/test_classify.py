@@ -87,6 +87,7 @@ def test_a_refused_sender_is_blocked() -> None:
 def test_a_temporary_dns_failure_is_not_a_verdict_on_the_domain() -> None:
     assert classify("4.0.0", "DNS Error: Domain name not found") is Reason.OTHER
     assert classify("5.0.0", "DNS Error: Domain name not found") is Reason.DOMAIN_NOT_FOUND
+    assert classify(None, "Name service error for domain example.com: Host not found, try again") is Reason.OTHER
 
 
 @pytest.mark.parametrize(

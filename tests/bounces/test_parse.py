@@ -84,6 +84,12 @@ def test_a_final_failure_with_a_temporary_status_has_expired() -> None:
     assert report.recipients[0].reason is Reason.EXPIRED
 
 
+def test_a_host_that_never_answered_until_the_mta_gave_up_has_expired() -> None:
+    report = parse_report(dsn(block("bob@example.net", "failed", "4.4.1", "connect to mx.example.net: timed out")))
+    assert report.kind is Kind.BOUNCE
+    assert report.recipients[0].reason is Reason.EXPIRED
+
+
 def test_a_qmail_bounce() -> None:
     report = parse_report(
         b"""\
