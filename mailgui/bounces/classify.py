@@ -290,7 +290,9 @@ def classify(status: str | None, diagnostic: str, context: str = "", cmd: Comman
         return Reason.OTHER  # refused after the data: a filter's verdict on the message, not a missing mailbox
     if reason in (Reason.UNKNOWN_USER, Reason.OTHER) and cmd is Command.MAIL:
         return Reason.BLOCKED  # the sender was refused, before any recipient was named
-    if reason is Reason.DOMAIN_NOT_FOUND and ((status or "").startswith("4") or "try again" in flat(diagnostic)):
+    if reason is Reason.DOMAIN_NOT_FOUND and (
+        (status or "").startswith("4") or "not found, try again" in flat(diagnostic)
+    ):
         return Reason.OTHER  # a temporary DNS failure at the reporting MTA (the resolver's TRY_AGAIN)
     return reason
 
