@@ -52,7 +52,7 @@ class DsnRecipient:
 def typed_value(value: str) -> str:
     """`rfc822; <bob@example.com>` -> `bob@example.com`; `smtp; 550 ...` -> `550 ...`."""
     _, sep, rest = value.partition(";")
-    text = rest if sep and re.fullmatch(r"\s*[A-Za-z][\w.-]*\s*", _) else value
+    text = rest if sep and re.fullmatch(r"\s*[A-Za-z][\w./-]*\s*", _) else value
     return text.strip()
 
 
@@ -76,7 +76,7 @@ def recipients(blocks: list[Block]) -> list[DsnRecipient]:
         for name in ("final-recipient", "original-recipient", "x-actual-recipient"):
             if name in block:
                 address = bare_address(block[name])
-                if "@" in address:
+                if "@" in address and not address.startswith("@"):
                     break
         if "@" not in address:
             continue

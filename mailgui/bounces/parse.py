@@ -12,7 +12,16 @@ from email.parser import Parser
 from mailgui.bounces import fields, plain
 from mailgui.bounces.classify import Command, classify, command
 from mailgui.bounces.kinds import addresses, looks_like_bounce, says_auto_reply, sender_is_system
-from mailgui.bounces.reading import attached_messages, content_type, header, param, parse_bytes, part_text, report_parts
+from mailgui.bounces.reading import (
+    attached_messages,
+    content_type,
+    header,
+    param,
+    parse_bytes,
+    part_text,
+    recovered,
+    report_parts,
+)
 from mailgui.bounces.report import Kind, Reason, Recipient, Report
 from mailgui.bounces.ses import read_ses
 
@@ -65,7 +74,8 @@ def _parse(msg: Message) -> Report:
 def _is_text(part: Message) -> bool:
     ctype = content_type(part)
     if ctype.startswith("multipart/"):
-        return isinstance(part.get_payload(), str)  # its boundary never came: the parser left the body as text
+        payload = part.get_payload()  # its boundary never came, and none can be found: the body as text
+        return isinstance(payload, str) and recovered(payload) is None
     return ctype.startswith("text/") and ctype not in _HEADERS_TYPES
 
 

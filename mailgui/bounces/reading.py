@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from email import policy
-from email.header import decode_header
+from email.header import Header, decode_header
 from email.message import Message
 from email.parser import BytesParser
 
@@ -26,7 +26,7 @@ def header(msg: Message, name: str) -> str:
     value = msg.get(name)
     if value is None:
         return ""
-    raw = str(value)
+    raw = _raw_header(msg, name) if isinstance(value, Header) else str(value)
     try:
         words = decode_header(raw)
         text = "".join(_decode(chunk, charset) if isinstance(chunk, bytes) else chunk for chunk, charset in words)
@@ -35,10 +35,23 @@ def header(msg: Message, name: str) -> str:
     return re.sub(r"\s*\r?\n\s*", " ", text).strip()
 
 
+def _raw_header(msg: Message, name: str) -> str:
+    """A header sent as raw 8-bit bytes (no RFC 2047 words), which compat32 hides behind "unknown-8bit": its bytes
+    read as UTF-8, else Latin-1."""
+    for key, value in msg.raw_items():
+        if key.lower() == name.lower():
+            data = str(value).encode("ascii", "surrogateescape")
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError:
+                return data.decode("latin-1")
+    return ""
+
+
 def _decode(data: bytes, charset: str | None) -> str:
     try:
         return data.decode(charset or "ascii", "replace")
-    except LookupError:  # an unknown charset name
+    except (LookupError, ValueError):  # an unknown charset name, or one with a NUL in it
         return data.decode("utf-8", "replace")
 
 
@@ -55,10 +68,21 @@ def part_text(part: Message) -> str:
         charset = part.get_content_charset()
     except (ValueError, LookupError):
         charset = None
-    text = _decode(data, charset or "utf-8")
-    if charset is None and "\ufffd" in text:  # undeclared 8-bit text is as often Latin-1 as UTF-8
-        text = data.decode("latin-1")
+    text = _strict(data, charset)
+    if text is None:  # undeclared or wrongly declared: UTF-8 sent as ISO-2022-JP, say
+        text = _strict(data, "utf-8")
+    if text is None:
+        text = _decode(data, charset) if charset else data.decode("latin-1")
     return text.replace("\r\n", "\n").replace("\r", "\n")[:MAX_TEXT]
+
+
+def _strict(data: bytes, charset: str | None) -> str | None:
+    if not charset:
+        return None
+    try:
+        return data.decode(charset)
+    except (LookupError, ValueError):  # unknown name, bytes not in it, or a name with a NUL in it
+        return None
 
 
 def _blocks_text(block: Message) -> str:
@@ -92,10 +116,30 @@ def report_parts(msg: Message) -> Iterator[Message]:
     yield msg
     if content_type(msg).startswith("multipart/"):
         payload = msg.get_payload()
+        if isinstance(payload, str):
+            payload = recovered(payload)
         if isinstance(payload, list):
             for sub in payload:
                 if isinstance(sub, Message):
                     yield from report_parts(sub)
+
+
+_DELIMITER = re.compile(r"^--([^\s]{1,70}?)(?<!--)[ \t]*$", re.MULTILINE)
+
+
+def recovered(body: str) -> list[Message] | None:
+    """The parts of a multipart whose boundary parameter was lost (left off, or on a continuation line sent without
+    its indentation): the boundary taken from the first delimiter line that comes back at least twice."""
+    for m in _DELIMITER.finditer(body[:MAX_TEXT]):
+        boundary = m.group(1)
+        if body.count(f"\n--{boundary}") + body.startswith(f"--{boundary}") < 2:
+            continue
+        header = f'Content-Type: multipart/mixed; boundary="{boundary}"\n\n'
+        data = (header + body).encode("utf-8", "surrogateescape")
+        payload = parse_bytes(data).get_payload()
+        parts = [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
+        return parts or None
+    return None
 
 
 def attached_messages(msg: Message) -> Iterator[Message]:
