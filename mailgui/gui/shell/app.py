@@ -126,7 +126,7 @@ class AppSession:
         elif not accepted.done():
             dialog.reject()  # the main window closed under the dialog
         window.settings_pane.load()
-        window.reload_senders()
+        window.compose_windows.reload_senders()
 
     async def _shutdown(self) -> None:
         """Stop the worker (in-flight sends finish or release their lease), then let go of the window and file."""

@@ -1,26 +1,23 @@
-"""The main window: Queue / Bounces / Mailbox / Drafts / Settings, the worker's state, and compose windows."""
+"""The main window: the pages (Queue / Bounces / Mailbox / Drafts / Settings) beside a sidebar, the menus and
+toolbar, the status bar, and the worker's changes brought to the pages. Compose windows, the badge, the counts
+and the shortcut help are objects of their own (``compose_windows.py``, ``badge.py``, ``counts.py``,
+``shortcuts.py``); this module puts them together."""
 
 from __future__ import annotations
 
-import asyncio
-import importlib
 import logging
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
-    QPushButton,
     QStackedWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -28,16 +25,22 @@ from PySide6.QtWidgets import (
 from mailgui.clock import Clock
 from mailgui.errors import Error
 from mailgui.gui.compose.autosave import AUTOSAVE_DELAY
-from mailgui.gui.compose.edit_as_new import fields_of_message
 from mailgui.gui.compose.window import ComposeWindow
+from mailgui.gui.lists.bounces import BouncesView
 from mailgui.gui.lists.drafts import DraftsView
+from mailgui.gui.lists.mailbox import MailboxView
 from mailgui.gui.queue_view.view import QueueView
 from mailgui.gui.resources import icon
 from mailgui.gui.settings.pane import ConnectionTester, SettingsPane
-from mailgui.gui.shell.counts import CountsReader
+from mailgui.gui.shell.badge import NewMailBadge
+from mailgui.gui.shell.compose_windows import ComposeWindows
+from mailgui.gui.shell.counts import CountsLabel
+from mailgui.gui.shell.drafts_notice import DraftsNotice
+from mailgui.gui.shell.shortcuts import shortcuts_window
+from mailgui.gui.shell.status_bar import StatusBar
 from mailgui.gui.shell.worker_status import WorkerStatus
 from mailgui.gui.tasks import TaskSet
-from mailgui.queue import Queue, Status
+from mailgui.queue import Queue
 from mailgui.queue.drafts import DraftFields
 
 log = logging.getLogger(__name__)
@@ -50,34 +53,7 @@ _PAGE_TITLES = {
     "drafts": ("Drafts", "drafts", "Ctrl+4"),
     "settings": ("Settings", "settings", "Ctrl+,"),
 }
-_SEEN_BOUNCES_KEY = "gui.bounces_seen"  # raw queue setting: bounces the user has already looked at
-_SEEN_AT_KEY = "gui.deferrals_seen_at"  # raw queue setting: deferrals up to this time have been looked at
-
-
-def _optional_view(module: str, cls: str, *args: object, **kwargs: object) -> QWidget | None:
-    """The other views land separately; until one does, its page says so instead of failing the window."""
-    try:
-        view_cls = getattr(importlib.import_module(f"mailgui.gui.{module}"), cls)
-    except ImportError as exc:
-        log.warning("%s is not available: %s", cls, exc)
-        return None
-    widget: QWidget = view_cls(*args, **kwargs)
-    return widget
-
-
-def _optional_view_object(module: str, cls: str, *args: object, **kwargs: object) -> Any:
-    try:
-        obj_cls = getattr(importlib.import_module(f"mailgui.gui.{module}"), cls)
-    except (ImportError, AttributeError):
-        return None
-    return obj_cls(*args, **kwargs)
-
-
-def _placeholder(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    label.setProperty("role", "hint")
-    return label
+CHANGES_DELAY_MS = 250  # worker events and other processes' commits within this are shown together
 
 
 class MainWindow(QMainWindow):
@@ -93,43 +69,39 @@ class MainWindow(QMainWindow):
         clock: Clock,
         *,
         tester: ConnectionTester | None = None,
-        autosave_delay: float | None = None,
+        autosave_delay: float | None = None,  # seconds; None: the default
         parent: QWidget | None = None,
     ):
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.queue = queue
         self.clock = clock
-        self.autosave_delay = autosave_delay
-        self.compose_windows: list[ComposeWindow] = []
         self.worker_status = WorkerStatus("stopped")
         self.tasks = TaskSet("main window")
-        self.counts_reader = CountsReader(queue.path)
-        self._counts_task: asyncio.Task[None] | None = None
-        self._counts_dirty = False
-        self._closing = False
-        self.new_bounces = 0
-        self.new_deferrals = 0
-        self._pending_ids: set[int] = set()
+        self._shortcuts: QLabel | None = None
         self.setWindowTitle(f"mailgui — {queue.path}")
         self.setWindowIcon(icon("app"))
         self.resize(1200, 760)
 
-        self.queue_view = _optional_view("queue_view.view", "QueueView", queue, clock=clock)
-        self.bounces_view = _optional_view("lists.bounces", "BouncesView", queue, clock=clock)
-        self.mailbox_view = _optional_view("lists.mailbox", "MailboxView", queue, clock=clock)
+        self.queue_view = QueueView(queue, clock=clock)
+        self.queue_view.editAsNew.connect(self.edit_as_new)
+        self.bounces_view = BouncesView(queue, clock=clock)
+        self.bounces_view.openMessage.connect(self.show_message)
+        self.mailbox_view = MailboxView(queue, clock=clock)
         self.drafts_view = DraftsView(queue)
         self.drafts_view.openDraft.connect(self.open_draft)
         self.settings_pane = SettingsPane(queue, tester)
-        self.settings_pane.sendersChanged.connect(self.reload_senders)
-        if self.queue_view is not None and hasattr(self.queue_view, "editAsNew"):
-            self.queue_view.editAsNew.connect(self.edit_as_new)
+        self.compose_windows = ComposeWindows(queue, clock, autosave_delay or AUTOSAVE_DELAY, self)
+        self.compose_windows.sent.connect(self._sent)
+        self.compose_windows.draftsChanged.connect(self.drafts_view.reload)
+        self.compose_windows.settingsRequested.connect(self._open_settings_from_compose)
+        self.settings_pane.sendersChanged.connect(self.compose_windows.reload_senders)
 
         self.pages = QStackedWidget()
         self.page_widgets: dict[str, QWidget] = {
-            "queue": self.queue_view or _placeholder("The queue view is not available in this build."),
-            "bounces": self.bounces_view or _placeholder("The bounces view is not available in this build."),
-            "mailbox": self.mailbox_view or _placeholder("The mailbox view is not available in this build."),
+            "queue": self.queue_view,
+            "bounces": self.bounces_view,
+            "mailbox": self.mailbox_view,
             "drafts": self.drafts_view,
             "settings": self.settings_pane,
         }
@@ -145,23 +117,8 @@ class MainWindow(QMainWindow):
             self.pages.addWidget(self.page_widgets[name])
         self.sidebar.currentRowChanged.connect(self._page_changed)
 
-        self.drafts_notice = QFrame()
-        self.drafts_notice.setObjectName("noticeBar")
-        notice_row = QHBoxLayout(self.drafts_notice)
-        notice_row.setContentsMargins(8, 4, 8, 4)
-        self.drafts_notice_text = QLabel()
-        self.drafts_notice_text.setObjectName("draftsNoticeText")
-        show_drafts = QPushButton(icon("drafts"), "Show drafts")
-        show_drafts.setObjectName("showDraftsButton")
-        show_drafts.clicked.connect(lambda: self.show_page("drafts"))
-        dismiss = QPushButton("Dismiss")
-        dismiss.clicked.connect(self.drafts_notice.hide)
-        notice_row.addWidget(icon_label("drafts"))
-        notice_row.addWidget(self.drafts_notice_text, 1)
-        notice_row.addWidget(show_drafts)
-        notice_row.addWidget(dismiss)
-        self.drafts_notice.hide()
-
+        self.drafts_notice = DraftsNotice()
+        self.drafts_notice.showDrafts.connect(lambda: self.show_page("drafts"))
         right = QWidget()
         right_col = QVBoxLayout(right)
         right_col.setContentsMargins(6, 6, 6, 0)
@@ -175,19 +132,24 @@ class MainWindow(QMainWindow):
         central_row.addWidget(right, 1)
         self.setCentralWidget(central)
 
+        self.badge = NewMailBadge(queue, clock)
+        self.badge.openRequested.connect(self.show_page)
+        self.counts_label = CountsLabel(queue, self.badge, self.tasks)
+        self.badge.seenMarked.connect(self.counts_label.refresh)
+        self.status_bar = StatusBar(self.badge, self.counts_label)
+        self.setStatusBar(self.status_bar)
         self._build_actions()
-        self._build_status_bar()
+        self.set_worker_status(self.worker_status)
+
         self._changes_timer = QTimer(self)
         self._changes_timer.setSingleShot(True)
-        self._changes_timer.setInterval(250)  # coalesce bursts of worker events into one refresh
+        self._changes_timer.setInterval(CHANGES_DELAY_MS)
         self._changes_timer.timeout.connect(self._flush_changes)
-        self.watcher = _optional_view_object("queue_view.change_watcher", "ChangeWatcher", queue, parent=self)
-        if self.watcher is not None:
-            # Another process (a script, a headless worker) or the worker's own connection committed.
-            self.watcher.changed.connect(self._external_change)
+        # Another process (a script, a headless worker) or the worker's own connection committed.
+        self.queue_view.watcher.changed.connect(self._changes_soon)
         self.sidebar.setCurrentRow(0)
-        self.refresh_counts()
-        self.offer_drafts()
+        self.counts_label.refresh()
+        self.drafts_notice.offer(queue.count_drafts())
 
     # -- actions, menus, toolbar ------------------------------------------------------------------------
     def _action(
@@ -196,7 +158,6 @@ class MainWindow(QMainWindow):
         keys: str | QKeySequence.StandardKey | None,
         slot: Callable[[], object],
         icon_name: str | None = None,
-        tip: str | None = None,
     ) -> QAction:
         action = QAction(text, self)
         if icon_name:
@@ -204,7 +165,7 @@ class MainWindow(QMainWindow):
         if keys is not None:
             action.setShortcut(QKeySequence(keys))
         shortcut = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-        action.setToolTip(f"{tip or text.replace('&', '').rstrip('…')}" + (f" ({shortcut})" if shortcut else ""))
+        action.setToolTip(text.replace("&", "").rstrip("…") + (f" ({shortcut})" if shortcut else ""))
         action.triggered.connect(lambda _checked=False: slot())
         self.addAction(action)
         return action
@@ -215,7 +176,7 @@ class MainWindow(QMainWindow):
         self.pause_action.setObjectName("pauseAction")
         self.refresh_action = self._action("&Refresh", QKeySequence.StandardKey.Refresh, self.refresh_all, "refresh")
         self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
-        self.badge_action = self._action("Mark new bounces and deferrals &seen", "Ctrl+Shift+S", self.mark_seen)
+        self.badge_action = self._action("Mark new bounces and deferrals &seen", "Ctrl+Shift+S", self.badge.mark_seen)
         self.page_actions: dict[str, QAction] = {}
         for name in PAGES:
             title, icon_name, keys = _PAGE_TITLES[name]
@@ -248,25 +209,11 @@ class MainWindow(QMainWindow):
         tools.addSeparator()
         tools.addAction(self.page_actions["settings"])
 
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.worker_icon = QLabel()
-        self.worker_label = QLabel()
-        self.worker_label.setObjectName("workerState")
-        self.counts_label = QLabel()
-        self.counts_label.setObjectName("countsLabel")
-        self.badge = QToolButton()
-        self.badge.setObjectName("badge")
-        self.badge.setIcon(icon("badge"))
-        self.badge.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.badge.setAutoRaise(True)
-        self.badge.clicked.connect(self.open_badge)
-        self.badge.hide()
-        bar.addWidget(self.worker_icon)
-        bar.addWidget(self.worker_label)
-        bar.addPermanentWidget(self.badge)
-        bar.addPermanentWidget(self.counts_label)
-        self.set_worker_status(self.worker_status)
+    def show_shortcuts(self) -> None:
+        if self._shortcuts is None:
+            self._shortcuts = shortcuts_window(self.actions(), self)
+        self._shortcuts.show()
+        self._shortcuts.raise_()
 
     # -- pages ------------------------------------------------------------------------------------------
     def show_page(self, name: str) -> None:
@@ -275,37 +222,38 @@ class MainWindow(QMainWindow):
     def current_page(self) -> str:
         return PAGES[self.pages.currentIndex()]
 
+    def show_message(self, message_id: int) -> None:
+        """The queue page, with this message selected (if the queue's filter shows it)."""
+        self.show_page("queue")
+        self.queue_view.select_ids([message_id], current=message_id)
+
     def _page_changed(self, row: int) -> None:
         if row < 0:
             return
         self.pages.setCurrentIndex(row)
         name = PAGES[row]
-        if name == "bounces":
-            self.mark_seen()
+        if name == "queue":
+            self.queue_view.refresh()
+        elif name == "bounces":
+            self.badge.mark_seen()
+            self.bounces_view.refresh()
+        elif name == "mailbox":
+            self.mailbox_view.refresh()
         elif name == "drafts":
             self.drafts_view.reload()
             self.drafts_notice.hide()
-        page = self.page_widgets[name]
-        if hasattr(page, "refresh") and name != "settings":
-            page.refresh()
 
     def refresh_all(self) -> None:
-        for name in ("queue", "bounces", "mailbox"):
-            page = self.page_widgets[name]
-            if hasattr(page, "refresh"):
-                page.refresh()
+        self.queue_view.refresh()
+        self.bounces_view.refresh()
+        self.mailbox_view.refresh()
         self.drafts_view.reload()
-        self.refresh_counts()
+        self.counts_label.refresh()
 
     # -- worker state and live changes ------------------------------------------------------------------
     def set_worker_status(self, status: WorkerStatus) -> None:
         self.worker_status = status
-        self.worker_icon.setPixmap(icon(status.icon_name()).pixmap(16, 16))
-        self.worker_label.setText(status.text())
-        self.worker_label.setToolTip(status.reason or status.text())
-        self.worker_label.setProperty("state", status.state)
-        self.worker_label.style().unpolish(self.worker_label)
-        self.worker_label.style().polish(self.worker_label)
+        self.status_bar.show_worker_status(status)
         paused = status.state == "paused"
         failed = status.state == "failed"  # sending stopped on its own: the same action starts it again
         label = "Start sending" if failed else "Resume sending" if paused else "Pause sending"
@@ -319,138 +267,42 @@ class MainWindow(QMainWindow):
 
     def notify_changed(self, ids: Iterable[int]) -> None:
         """Called from the worker's events (in the loop, never from another thread): ids whose state changed."""
-        ids = list(ids)
-        if self.queue_view is not None and hasattr(self.queue_view, "notify_changed"):
-            self.queue_view.notify_changed(ids)
-        self._pending_ids.update(ids)
-        if not self._changes_timer.isActive():
-            self._changes_timer.start()
+        self.queue_view.notify_changed(ids)
+        self._changes_soon()
 
-    def _external_change(self) -> None:
+    def _changes_soon(self) -> None:
         if not self._changes_timer.isActive():
             self._changes_timer.start()
 
     def _flush_changes(self) -> None:
-        self._pending_ids.clear()  # new deferrals are counted with the counts, from the queue itself
-        if self.bounces_view is not None and hasattr(self.bounces_view, "refresh"):
-            self.bounces_view.refresh()
-        if self.mailbox_view is not None and hasattr(self.mailbox_view, "refresh"):
-            self.mailbox_view.refresh()
-        self.refresh_counts()
-
-    def refresh_counts(self) -> None:
-        """Update the counts and the badge: on the counts thread when the loop runs, else here (no loop: tests)."""
-        if self._closing:
-            return
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            try:
-                q = self.queue
-                self._show_counts(q.counts_by_status(), q.count_bounces(), q.count_deferred_since(self._seen_at()))
-            except Error as exc:
-                self._counts_failed(exc)
-            return
-        if self._counts_task is not None and not self._counts_task.done():
-            self._counts_dirty = True  # read again when the read in flight returns
-            return
-        self._counts_task = self.tasks.start(self._read_counts())
-
-    async def _read_counts(self) -> None:
-        while True:
-            self._counts_dirty = False
-            try:
-                counts, bounces, deferrals = await self.counts_reader.read(self._seen_at())
-            except Error as exc:
-                self._counts_failed(exc)
-                return
-            if self._closing:
-                return
-            self._show_counts(counts, bounces, deferrals)
-            if not self._counts_dirty:
-                return
-
-    def _counts_failed(self, exc: Error) -> None:
-        self.counts_label.setText(f"Queue file problem: {exc}")
-        log.error("main window: counts failed: %s", exc)
-
-    def _seen_at(self) -> float:
-        """Deferrals that ended before this time were seen (kept in the queue, so it survives a restart)."""
-        try:
-            return float(self.queue.get_setting(_SEEN_AT_KEY) or 0)
-        except (Error, ValueError) as exc:
-            log.error("main window: reading the seen-deferrals marker failed: %s", exc)
-            return 0.0
-
-    def _show_counts(self, counts: dict[str, int], bounces: int, deferrals: int) -> None:
-        try:
-            seen = int(self.queue.get_setting(_SEEN_BOUNCES_KEY) or 0)
-        except Error as exc:
-            self._counts_failed(exc)
-            return
-        order = (Status.QUEUED, Status.SENDING, Status.DEFERRED, Status.SENT, Status.BOUNCED, Status.CANCELLED)
-        parts = [f"{counts.get(s, 0)} {s}" for s in order if counts.get(s, 0) or s in (Status.QUEUED, Status.SENT)]
-        self.counts_label.setText(" · ".join(parts))
-        self.new_bounces = max(0, bounces - seen)
-        self.new_deferrals = deferrals
-        if seen > bounces:  # messages deleted: keep the baseline honest
-            self.queue.set_setting(_SEEN_BOUNCES_KEY, str(bounces))
-        self._update_badge()
-
-    def _update_badge(self) -> None:
-        parts = []
-        if self.new_bounces:
-            parts.append(f"{self.new_bounces} new bounce{'s' if self.new_bounces != 1 else ''}")
-        if self.new_deferrals:
-            parts.append(f"{self.new_deferrals} deferred")
-        self.badge.setText(" · ".join(parts))
-        self.badge.setToolTip("New since you last looked; click to see them (Ctrl+Shift+S marks them seen)")
-        self.badge.setVisible(bool(parts))
-
-    def open_badge(self) -> None:
-        self.show_page("bounces" if self.new_bounces else "queue")
-        self.mark_seen()
-
-    def mark_seen(self) -> None:
-        try:
-            self.queue.set_setting(_SEEN_BOUNCES_KEY, str(self.queue.count_bounces()))
-            self.queue.set_setting(_SEEN_AT_KEY, repr(self.clock.now()))
-        except Error as exc:
-            log.error("main window: could not record seen bounces and deferrals: %s", exc)
-        self.new_deferrals = 0
-        self.new_bounces = 0
-        self._update_badge()  # at once: the user just looked
-        self.refresh_counts()
+        # The queue view coalesces its own updates; new bounces and deferrals are counted from the queue itself.
+        self.bounces_view.refresh()
+        self.mailbox_view.refresh()
+        self.counts_label.refresh()
 
     # -- compose ----------------------------------------------------------------------------------------
     def new_message(self, fields: DraftFields | None = None, draft_id: int | None = None) -> ComposeWindow:
-        for w in self.compose_windows:
-            if draft_id is not None and w.draft_id == draft_id:
-                w.show()
-                w.raise_()
-                w.activateWindow()
-                return w
-        delay = AUTOSAVE_DELAY if self.autosave_delay is None else self.autosave_delay
-        window = ComposeWindow(self.queue, self.clock, fields=fields, draft_id=draft_id, autosave_delay=delay)
-        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        window.sent.connect(self._sent)
-        window.draftSaved.connect(lambda _id: self.drafts_view.reload())
-        window.draftDeleted.connect(lambda _id: self.drafts_view.reload())
-        window.openSettingsRequested.connect(self._open_settings_from_compose)
-        window.destroyed.connect(lambda _o=None, w=window: self._forget(w))
-        self.compose_windows.append(window)
-        window.show()
-        window.activateWindow()
-        return window
+        return self.compose_windows.open(fields, draft_id)
 
-    def _forget(self, window: ComposeWindow) -> None:
-        if window in self.compose_windows:
-            self.compose_windows.remove(window)
+    def open_draft(self, draft_id: int) -> ComposeWindow | None:
+        try:
+            return self.compose_windows.open_draft(draft_id)
+        except Error as exc:
+            self.status_bar.showMessage(str(exc), 8000)
+            self.drafts_view.reload()
+            return None
+
+    def edit_as_new(self, message_id: int) -> ComposeWindow | None:
+        """Compose prefilled from a queued message (a new message: a fresh Message-ID when sent)."""
+        try:
+            return self.compose_windows.open_as_new(message_id)
+        except Error as exc:
+            self.status_bar.showMessage(f"Edit as new: {exc}", 8000)
+            return None
 
     def _sent(self, queue_id: int) -> None:
-        self.statusBar().showMessage(f"Message {queue_id} queued for delivery", 5000)
-        if self.queue_view is not None and hasattr(self.queue_view, "refresh"):
-            self.queue_view.refresh()
+        self.status_bar.showMessage(f"Message {queue_id} queued for delivery", 5000)
+        self.queue_view.refresh()
         self.notify_changed([queue_id])
         self.messageQueued.emit(queue_id)
 
@@ -460,76 +312,11 @@ class MainWindow(QMainWindow):
         self.raise_()
         self.activateWindow()
 
-    def reload_senders(self) -> None:
-        for w in self.compose_windows:
-            w.reload_senders()
-
-    def open_draft(self, draft_id: int) -> ComposeWindow | None:
-        try:
-            draft = self.queue.get_draft(draft_id)
-        except Error as exc:
-            self.statusBar().showMessage(str(exc), 8000)
-            self.drafts_view.reload()
-            return None
-        return self.new_message(draft.fields, draft.id)
-
-    def edit_as_new(self, message_id: int) -> ComposeWindow | None:
-        """Compose prefilled from a queued message (a new message: a fresh Message-ID when sent)."""
-        try:
-            fields = fields_of_message(self.queue.get_message(message_id))
-        except Error as exc:
-            self.statusBar().showMessage(f"Edit as new: {exc}", 8000)
-            return None
-        return self.new_message(fields)
-
-    def offer_drafts(self) -> None:
-        """Drafts left from an earlier run (or a crash) are offered again."""
-        n = self.queue.count_drafts()
-        if n:
-            self.drafts_notice_text.setText(
-                f"You have {n} unsent draft{'s' if n != 1 else ''} from earlier. They are kept in Drafts."
-            )
-            self.drafts_notice.show()
-
-    def show_shortcuts(self) -> None:
-        lines = []
-        for action in self.actions():
-            keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-            if keys:
-                lines.append(f"<tr><td><b>{keys}</b></td><td>{action.text().replace('&', '')}</td></tr>")
-        compose = (
-            "<tr><td><b>Ctrl+Return</b></td><td>Send (compose window)</td></tr>"
-            "<tr><td><b>Ctrl+Shift+Return</b></td><td>Send later</td></tr>"
-            "<tr><td><b>Ctrl+S</b></td><td>Save draft / save settings</td></tr>"
-            "<tr><td><b>Ctrl+Shift+A</b></td><td>Attach files</td></tr>"
-            "<tr><td><b>Ctrl+T</b></td><td>Test connection (settings)</td></tr>"
-        )
-        self._shortcuts = QLabel(f"<table cellspacing='6'>{''.join(lines)}{compose}</table>")
-        self._shortcuts.setWindowTitle("Keyboard shortcuts — mailgui")
-        self._shortcuts.setWindowFlag(Qt.WindowType.Window)
-        self._shortcuts.setParent(self, Qt.WindowType.Window)
-        self._shortcuts.setContentsMargins(16, 16, 16, 16)
-        self._shortcuts.show()
-
     # -- closing ----------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        self._closing = True
-        if self.watcher is not None:
-            self.watcher.stop()
-        if isinstance(self.queue_view, QueueView):
-            self.queue_view.shutdown()  # a page gets no close event of its own: its watcher would poll on
         self._changes_timer.stop()
-        if self._counts_task is not None:
-            # A count scheduled before the close may not have begun: it would submit to the thread ended below.
-            self._counts_task.cancel()
-        self.counts_reader.close()  # ends the counts thread and its connection
-        for w in list(self.compose_windows):
-            w.close()  # each saves its draft
+        self.queue_view.shutdown()  # a page gets no close event of its own: its watcher would poll on
+        self.counts_label.close_reader()
+        self.compose_windows.close_all()  # each saves its draft
         event.accept()
         self.closed.emit()
-
-
-def icon_label(name: str) -> QLabel:
-    label = QLabel()
-    label.setPixmap(icon(name).pixmap(16, 16))
-    return label

@@ -66,7 +66,7 @@ def test_a_closed_window_is_offered_again_after_a_restart_and_reopens_intact(
     qtbot.addWidget(window)
     window.show()
     assert window.drafts_notice.isVisible()
-    assert "1 unsent draft" in window.drafts_notice_text.text()
+    assert "1 unsent draft" in window.drafts_notice.text_label.text()
     window.show_page("drafts")
     assert window.drafts_view.table.rowCount() == 1
     assert window.drafts_view.table.item(0, 2).text() == "Minutes"

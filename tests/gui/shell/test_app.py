@@ -77,7 +77,7 @@ def test_a_new_queue_opens_the_first_run_then_the_worker_runs_and_closing_stops_
         session.first_run_dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
         await asyncio.wait_for(session.started.wait(), 10)
         assert session.window is not None
-        assert session.window.worker_label.text() == "Sending: running"
+        assert session.window.status_bar.worker_label.text() == "Sending: running"
         assert session.window.settings_pane.senders.list.item(0).text() == "you@localhost"
         session.window.close()
         return await task
@@ -117,10 +117,10 @@ def test_pause_and_resume_from_the_keyboard(aloop: AsyncRunner, authorized: Queu
         assert window is not None
         assert window.pause_action.shortcut().toString() == "Ctrl+P"
         window.pause_action.trigger()
-        assert window.worker_label.text() == "Sending: paused"
+        assert window.status_bar.worker_label.text() == "Sending: paused"
         assert window.pause_action.text() == "&Resume sending"
         window.pause_action.trigger()
-        assert window.worker_label.text() == "Sending: running"
+        assert window.status_bar.worker_label.text() == "Sending: running"
         session.close()
         await task
 
@@ -400,12 +400,12 @@ def test_the_worker_state_in_the_status_bar_is_icon_colour_and_word(qtbot, autho
             WorkerStatus("unreachable", since=clock.now(), reason="connection refused"),
         ):
             window.set_worker_status(status)
-            assert not window.worker_icon.pixmap().isNull()
-            assert status.state in window.worker_label.text().lower()
-            window.worker_label.ensurePolished()
-            colours.add(window.worker_label.palette().color(QPalette.ColorRole.WindowText).name())
+            assert not window.status_bar.worker_icon.pixmap().isNull()
+            assert status.state in window.status_bar.worker_label.text().lower()
+            window.status_bar.worker_label.ensurePolished()
+            colours.add(window.status_bar.worker_label.palette().color(QPalette.ColorRole.WindowText).name())
         assert len(colours) == 3  # a colour of its own for each state, with the icon and the word
-        assert "connection refused" in window.worker_label.text()
+        assert "connection refused" in window.status_bar.worker_label.text()
     finally:
         for view in (window.queue_view, window.bounces_view, window.mailbox_view):
             if view is not None:

@@ -145,7 +145,7 @@ def test_a_4xx_reply_turns_the_row_deferred_with_the_next_attempt_shown(
                 await server.wait_received(1)
                 await until(lambda: cell(window, message_id, COL_STATE) == "Sent", what="Sent after the retry")
                 assert authorized.get_message(message_id).summary.attempts == 2
-                window.open_badge()
+                window.badge.open()
                 assert not window.badge.isVisible()
 
     aloop.run(go())
@@ -295,7 +295,7 @@ def test_run_gui_starts_on_its_defaults_and_closes_cleanly(qapp: QApplication, d
         for widget in QApplication.topLevelWidgets():
             running = isinstance(widget, MainWindow) and widget.worker_status.state == "running"
             if isinstance(widget, MainWindow) and widget.isVisible() and (running or tries[0] > 500):
-                seen.append(widget.worker_label.text())  # after 10 s: closed anyway, and the test fails
+                seen.append(widget.status_bar.worker_label.text())  # after 10 s: closed anyway, and the test fails
                 widget.close()
                 return
         QTimer.singleShot(20, close_when_running)
@@ -318,7 +318,7 @@ def test_pause_holds_messages_back_and_resume_sends_them(
                 assert window is not None and isinstance(session.backend, WorkerBackend)
                 worker = session.backend.worker
                 window.pause_action.trigger()
-                await until(lambda: window.worker_label.text() == "Sending: paused", what="paused")
+                await until(lambda: window.status_bar.worker_label.text() == "Sending: paused", what="paused")
                 events: list[WorkerEvent] = []
                 worker.subscribe(events.append)
                 w = compose(window, "bob@example.org")
@@ -334,7 +334,7 @@ def test_pause_holds_messages_back_and_resume_sends_them(
                 assert authorized.get_message(message_id).summary.status == "queued"
                 assert server.received == [] and cell(window, message_id, COL_STATE) == "Queued"
                 window.pause_action.trigger()
-                await until(lambda: window.worker_label.text() == "Sending: running", what="running")
+                await until(lambda: window.status_bar.worker_label.text() == "Sending: running", what="running")
                 await server.wait_received(1)
                 await until(lambda: cell(window, message_id, COL_STATE) == "Sent", what="Sent")
 
@@ -357,7 +357,7 @@ def test_an_unreachable_relay_is_shown_with_since_and_why_then_recovers(
                 w.send()
                 message_id = await queued()
                 await until(lambda: window.worker_status.state == "unreachable", what="relay unreachable")
-                text = window.worker_label.text()
+                text = window.status_bar.worker_label.text()
                 assert text.startswith("Relay unreachable since ")
                 assert "refused" in text.lower()
                 await until(lambda: cell(window, message_id, COL_STATE) == "Deferred", what="Deferred")
@@ -365,7 +365,7 @@ def test_an_unreachable_relay_is_shown_with_since_and_why_then_recovers(
                 clock.advance(3600)  # past the relay backoff and the message's retry time
                 session.backend.wake()  # type: ignore[union-attr]
                 await server.wait_received(1)
-                await until(lambda: window.worker_label.text() == "Sending: running", what="running again")
+                await until(lambda: window.status_bar.worker_label.text() == "Sending: running", what="running again")
                 await until(lambda: cell(window, message_id, COL_STATE) == "Sent", what="Sent")
 
     aloop.run(go())
@@ -412,7 +412,7 @@ def test_a_relay_that_cannot_be_used_is_said_in_the_status_bar_and_fixed_from_se
         window = session.window
         assert window is not None
         assert window.worker_status.state == "stopped"
-        assert window.worker_label.text() == "Sending: stopped: relay.host: no relay host is set"
+        assert window.status_bar.worker_label.text() == "Sending: stopped: relay.host: no relay host is set"
         async with SMTPTestServer() as server:
             pane = window.settings_pane
             pane.host_edit.setText("127.0.0.1")
@@ -448,7 +448,7 @@ def test_a_worker_that_cannot_record_stops_sending_says_why_and_starts_again_fro
             first = await queued()
             await until(lambda: window.worker_status.state == "failed", what="sending to stop")
             assert (
-                window.worker_label.text()
+                window.status_bar.worker_label.text()
                 == "Sending stopped: could not record what was sent (IntegrityError: disk says no)"
             )
             assert window.pause_action.isEnabled() and window.pause_action.text() == "&Start sending"

@@ -1,0 +1,50 @@
+"""MainWindow puts the pages together: a bounce opens its message in the queue, the badge follows the counts,
+and closing stops every page's polling."""
+
+from __future__ import annotations
+
+from pytestqt.qtbot import QtBot
+
+from mailgui.clock import FakeClock
+from mailgui.gui.shell.main_window import MainWindow
+from mailgui.queue import Queue
+from tests.gui.queue_data import fill_varied
+
+
+def test_show_in_queue_from_the_bounces_page_selects_the_message_in_the_queue(
+    qtbot: QtBot, queue: Queue, clock: FakeClock
+) -> None:
+    v = fill_varied(queue, clock)
+    window = MainWindow(queue, clock)
+    qtbot.addWidget(window)
+    window.show()
+    window.show_page("bounces")
+    window.bounces_view.table.selectRow(0)
+    window.bounces_view.open_action.trigger()
+    assert window.current_page() == "queue"
+    assert window.queue_view.current_id() == v.bounced
+    assert window.queue_view.selected_ids() == [v.bounced]
+    window.close()
+
+
+def test_the_badge_counts_what_is_new_and_looking_at_bounces_marks_them_seen(
+    qtbot: QtBot, queue: Queue, clock: FakeClock
+) -> None:
+    fill_varied(queue, clock)  # one bounced recipient, one deferred message
+    window = MainWindow(queue, clock)  # no event loop: the counts are read at once
+    qtbot.addWidget(window)
+    window.show()
+    assert window.badge.text() == "1 new bounce · 1 deferred"
+    assert "1 bounced" in window.counts_label.text() and "1 deferred" in window.counts_label.text()
+    window.show_page("bounces")
+    assert not window.badge.isVisible()
+    window.close()
+
+
+def test_closing_the_window_stops_the_queue_pages_polling(qtbot: QtBot, queue: Queue, clock: FakeClock) -> None:
+    window = MainWindow(queue, clock)
+    qtbot.addWidget(window)
+    window.show()
+    assert window.queue_view.watcher._timer.isActive()
+    window.close()
+    assert not window.queue_view.watcher._timer.isActive()
