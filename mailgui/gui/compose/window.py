@@ -5,16 +5,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from PySide6.QtCore import QDateTime, QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
-    QDateTimeEdit,
-    QFormLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -23,17 +20,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mailgui import mail
 from mailgui.addresses import parse_mailbox
-from mailgui.attachments import to_attachments
 from mailgui.clock import Clock
 from mailgui.errors import Error
-from mailgui.gui.compose.address_field import AddressField, split_entries
 from mailgui.gui.compose.attachment_list import AttachmentList, local_files
 from mailgui.gui.compose.autosave import AUTOSAVE_DELAY, DraftAutosave
 from mailgui.gui.compose.checks import PreSendCheck, error_field, pre_send_checks
+from mailgui.gui.compose.header_form import HeaderForm, field_error_label
+from mailgui.gui.compose.pre_send_question import PreSendQuestion
 from mailgui.gui.compose.reserved_addresses import reserved_addresses_html
-from mailgui.gui.compose.sender_field import SenderField
+from mailgui.gui.compose.send_later import SendLaterPanel
+from mailgui.gui.compose.sending import queue_fields
 from mailgui.gui.resources import icon
 from mailgui.queue import Queue
 from mailgui.queue.drafts import DraftFields
@@ -52,15 +49,6 @@ def _bar(name: str) -> tuple[QFrame, QLabel, QHBoxLayout]:
     row.addWidget(label, 1)
     frame.hide()
     return frame, label, row
-
-
-def _error_label(name: str) -> QLabel:
-    label = QLabel()
-    label.setObjectName(name)
-    label.setProperty("role", "fieldError")
-    label.setWordWrap(True)
-    label.hide()
-    return label
 
 
 class ComposeWindow(QWidget):
@@ -104,63 +92,25 @@ class ComposeWindow(QWidget):
     def _build(self) -> None:
         self.error_bar, self.error_text, _ = _bar("errorBar")
         self.error_text.setObjectName("generalError")
-        self.confirm_bar, self.confirm_text, confirm_row = _bar("confirmBar")
-        self.confirm_text.setObjectName("confirmText")
-        self.confirm_fix = QPushButton(self.confirm_bar)
-        self.confirm_fix.setObjectName("confirmFix")
-        self.confirm_yes = QPushButton("Send anyway", self.confirm_bar)
-        self.confirm_yes.setObjectName("confirmYes")
-        self.confirm_no = QPushButton("Go back", self.confirm_bar)
-        for b in (self.confirm_fix, self.confirm_yes, self.confirm_no):
-            confirm_row.addWidget(b)
-        self.confirm_yes.clicked.connect(self._confirm_yes)
-        self.confirm_no.clicked.connect(self._confirm_no)
-        self.confirm_fix.clicked.connect(self._confirm_fix)
-        self._current_check: PreSendCheck | None = None
+        self.confirm_bar = PreSendQuestion()
+        self.confirm_bar.sendAnyway.connect(self._send_anyway)
+        self.confirm_bar.goBack.connect(self._go_back_to)
+        self.confirm_bar.fixIt.connect(self._fix)
 
-        self.sender_field = SenderField()
-        self.sender_field.setObjectName("senderField")
-        self.no_senders = QLabel('No authorized senders yet. <a href="settings">Add one in Settings</a> to send mail.')
-        self.no_senders.setObjectName("noSendersLink")
-        self.no_senders.setProperty("role", "fieldError")
-        self.no_senders.linkActivated.connect(lambda _l: self.openSettingsRequested.emit())
-        self.no_senders.hide()
-        self.errors: dict[str, QLabel] = {"sender": self.sender_field.error}
-        sender_col = QVBoxLayout()
-        sender_col.setSpacing(2)
-        sender_col.addWidget(self.sender_field)
-        sender_col.addWidget(self.no_senders)
-
-        self.to_field = AddressField("to")
-        self.cc_field = AddressField("cc")
-        self.bcc_field = AddressField("bcc")
-        self.address_fields = {"to": self.to_field, "cc": self.cc_field, "bcc": self.bcc_field}
-        self.subject_edit = QLineEdit()
-        self.subject_edit.setObjectName("subjectEdit")
-        self.errors["subject"] = _error_label("subjectError")
-        subject_col = QVBoxLayout()
-        subject_col.setSpacing(2)
-        subject_col.addWidget(self.subject_edit)
-        subject_col.addWidget(self.errors["subject"])
-
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
-        form.addRow("&From:", sender_col)
-        form.addRow("&To:", self.to_field)
-        form.addRow("&Cc:", self.cc_field)
-        form.addRow("&Bcc:", self.bcc_field)
-        form.addRow("&Subject:", subject_col)
-        for label_widget in (form.labelForField(sender_col), form.labelForField(subject_col)):
-            if isinstance(label_widget, QLabel):
-                label_widget.setBuddy(
-                    self.sender_field.choice if label_widget.text() == "&From:" else self.subject_edit
-                )
+        self.header = HeaderForm()
+        self.header.openSettingsRequested.connect(self.openSettingsRequested)
+        # The fields are the window's; the form lays them out.
+        self.sender_field = self.header.sender_field
+        self.to_field, self.cc_field, self.bcc_field = self.header.to_field, self.header.cc_field, self.header.bcc_field
+        self.address_fields = self.header.address_fields
+        self.subject_edit = self.header.subject_edit
+        self.errors: dict[str, QLabel] = {"sender": self.sender_field.error, "subject": self.header.subject_error}
 
         self.body_edit = QPlainTextEdit()
         self.body_edit.setObjectName("bodyEdit")
         self.body_edit.setPlaceholderText("Plain-text message")
         self.body_edit.viewport().installEventFilter(self)  # file drops on the body attach, not paste a path
-        self.errors["body"] = _error_label("bodyError")
+        self.errors["body"] = field_error_label("bodyError")
         self.html_check = QCheckBox("Also send an &HTML version")
         self.html_check.setObjectName("htmlCheck")
         self.html_edit = QPlainTextEdit()
@@ -175,26 +125,9 @@ class ComposeWindow(QWidget):
         self.attachments = AttachmentList()
         self.errors["attachments"] = self.attachments.error
 
-        self.send_later_panel = QFrame()
-        self.send_later_panel.setObjectName("noticeBar")
-        later_row = QHBoxLayout(self.send_later_panel)
-        later_row.setContentsMargins(8, 6, 8, 6)
-        later_row.addWidget(QLabel("Send at:"))
-        self.send_at_edit = QDateTimeEdit()
-        self.send_at_edit.setObjectName("sendAtEdit")
-        self.send_at_edit.setCalendarPopup(True)
-        self.send_at_edit.setDisplayFormat("yyyy-MM-dd HH:mm")
-        later_row.addWidget(self.send_at_edit)
-        self.schedule_button = QPushButton(icon("send-later"), "Schedule")
-        self.schedule_button.setObjectName("scheduleButton")
-        self.schedule_button.clicked.connect(self.schedule)
-        later_row.addWidget(self.schedule_button)
-        later_cancel = QPushButton("Cancel")
-        later_cancel.clicked.connect(self.send_later_panel.hide)
-        later_row.addWidget(later_cancel)
-        later_row.addStretch(1)
-        self.errors["send_at"] = _error_label("sendAtError")
-        self.send_later_panel.hide()
+        self.send_later_panel = SendLaterPanel()
+        self.send_later_panel.scheduleRequested.connect(self.schedule)
+        self.errors["send_at"] = field_error_label("sendAtError")
 
         self.help_panel = QLabel(reserved_addresses_html())
         self.help_panel.setObjectName("helpPanel")
@@ -239,7 +172,7 @@ class ComposeWindow(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.error_bar)
         layout.addWidget(self.confirm_bar)
-        layout.addLayout(form)
+        layout.addWidget(self.header)
         layout.addWidget(bodies, 1)
         layout.addWidget(self.errors["body"])
         layout.addWidget(self.html_check)
@@ -289,8 +222,7 @@ class ComposeWindow(QWidget):
     def reload_senders(self) -> None:
         """Offer the authorized senders: exact addresses to pick, and ``@domain`` entries to complete."""
         patterns = self.queue.list_senders()
-        self.sender_field.set_senders(patterns)
-        self.no_senders.setVisible(not patterns)
+        self.header.set_senders(patterns)
         self.send_button.setEnabled(bool(patterns))
         self.later_button.setEnabled(bool(patterns))
 
@@ -386,21 +318,11 @@ class ComposeWindow(QWidget):
         public = len(self.to_field.entries()) + len(self.cc_field.entries())
         for check in pre_send_checks(fields, public):
             if check.key not in self.acknowledged:
-                self._ask(check, send_at)
+                self._pending_send_at = send_at
+                self.confirm_bar.ask(check)
                 return None
-        message = mail.EmailMessage(sender=fields.sender, subject=fields.subject, body=fields.body)
         try:
-            for name in ("to", "cc", "bcc"):
-                entries = split_entries(getattr(fields, name))
-                if entries:
-                    setattr(message, name, entries)
-            if fields.html is not None and fields.html.strip():
-                message.html = fields.html
-            if fields.attachments:
-                message.attachments = to_attachments(fields.attachments)
-            # The same call scripts make; the queue is the one this window shows (and its clock).
-            mail.open_queue(self.queue.path, clock=self.clock)
-            queue_id = message.send(db=self.queue.path, send_at=send_at)
+            queue_id = queue_fields(self.queue, self.clock, fields, send_at)
         except Error as exc:
             log.info("compose: sending refused: %s", exc)
             self.show_error(str(exc))
@@ -414,35 +336,17 @@ class ComposeWindow(QWidget):
         self.close()
         return queue_id
 
-    def _ask(self, check: PreSendCheck, send_at: float | None) -> None:
-        self._current_check = check
-        self._pending_send_at = send_at
-        self.confirm_text.setText(check.text)
-        self.confirm_fix.setText(check.fix_label or "")
-        self.confirm_fix.setVisible(check.fix_label is not None)
-        self.confirm_bar.show()
-        self.confirm_yes.setFocus()
-
-    def _confirm_yes(self) -> None:
-        if self._current_check is not None:
-            self.acknowledged.add(self._current_check.key)
-        self.confirm_bar.hide()
+    def _send_anyway(self, key: str) -> None:
+        self.acknowledged.add(key)
         self.send(self._pending_send_at)
 
-    def _confirm_no(self) -> None:
-        self.confirm_bar.hide()
-        check = self._current_check
-        if check is not None:
-            target = {"subject": self.subject_edit, "to": self.to_field.edit, "attachments": self.attachments.list}
-            widget = target.get(check.field)
-            if widget is not None:
-                widget.setFocus()
+    def _go_back_to(self, check: PreSendCheck) -> None:
+        target = {"subject": self.subject_edit, "to": self.to_field.edit, "attachments": self.attachments.list}
+        widget = target.get(check.field)
+        if widget is not None:
+            widget.setFocus()
 
-    def _confirm_fix(self) -> None:
-        check = self._current_check
-        self.confirm_bar.hide()
-        if check is None:
-            return
+    def _fix(self, check: PreSendCheck) -> None:
         if check.key == "missing-attachment":
             self.attachments.choose_files()
         elif check.key == "many-public":
@@ -453,13 +357,10 @@ class ComposeWindow(QWidget):
             self._changed()
 
     def show_send_later(self) -> None:
-        start = int(self.clock.now() + 3600) // 60 * 60
-        self.send_at_edit.setDateTime(QDateTime.fromSecsSinceEpoch(start))
-        self.send_later_panel.show()
-        self.send_at_edit.setFocus()
+        self.send_later_panel.open_at(self.clock.now())
 
-    def schedule(self) -> int | None:
-        when = float(self.send_at_edit.dateTime().toSecsSinceEpoch())
+    def schedule(self, when: float | None = None) -> int | None:
+        when = self.send_later_panel.when() if when is None else when
         if when <= self.clock.now():
             self.clear_errors()
             self.show_error("send later: pick a time in the future")
@@ -493,7 +394,7 @@ class ComposeWindow(QWidget):
 
     def _escape(self) -> None:
         if self.confirm_bar.isVisible():
-            self._confirm_no()
+            self.confirm_bar.go_back()
         elif self.send_later_panel.isVisible():
             self.send_later_panel.hide()
         else:

@@ -169,17 +169,17 @@ def test_empty_subject_asks_first_naming_the_field_then_sends_if_confirmed(
     fill(window, subject="")
     assert window.send() is None
     assert window.confirm_bar.isVisible()
-    assert window.confirm_text.text().startswith("subject: the subject is empty")
+    assert window.confirm_bar.text_label.text().startswith("subject: the subject is empty")
     assert authorized.count_messages() == 0
-    qtbot.mouseClick(window.confirm_yes, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.confirm_bar.yes_button, Qt.MouseButton.LeftButton)
     assert authorized.count_messages() == 1
 
 
 def test_an_attachment_mentioned_but_missing_asks_first(window: ComposeWindow, authorized: Queue, qtbot: QtBot) -> None:
     fill(window, body="Please find the report attached.")
     assert window.send() is None
-    assert window.confirm_text.text().startswith("attachments: the body mentions an attachment")
-    qtbot.mouseClick(window.confirm_no, Qt.MouseButton.LeftButton)
+    assert window.confirm_bar.text_label.text().startswith("attachments: the body mentions an attachment")
+    qtbot.mouseClick(window.confirm_bar.no_button, Qt.MouseButton.LeftButton)
     assert not window.confirm_bar.isVisible()
     window.attachments.add("report.txt", b"numbers")
     assert window.send() is not None
@@ -192,8 +192,8 @@ def test_many_public_recipients_suggests_bcc_and_can_move_them(
     everyone = ", ".join(f"user{i}@example.org" for i in range(12))
     fill(window, to=everyone)
     assert window.send() is None
-    assert "12 recipients will all see each other's addresses" in window.confirm_text.text()
-    qtbot.mouseClick(window.confirm_fix, Qt.MouseButton.LeftButton)
+    assert "12 recipients will all see each other's addresses" in window.confirm_bar.text_label.text()
+    qtbot.mouseClick(window.confirm_bar.fix_button, Qt.MouseButton.LeftButton)
     assert window.to_field.text() == "" and len(window.bcc_field.entries()) == 12
     queue_id = window.send()
     assert queue_id is not None
@@ -260,7 +260,7 @@ def test_send_later_in_the_past_is_refused_beside_the_time(window: ComposeWindow
 
     fill(window)
     window.show_send_later()
-    window.send_at_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(clock.now()) - 60))
+    window.send_later_panel.send_at_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(clock.now()) - 60))
     assert window.schedule() is None
     assert window.error_label("send_at").text() == "send later: pick a time in the future"
 
@@ -277,13 +277,13 @@ def test_with_no_authorized_sender_the_window_links_to_settings(qtbot: QtBot, qu
     w = ComposeWindow(queue, clock)
     qtbot.addWidget(w)
     w.show()
-    assert w.no_senders.isVisible()
+    assert w.header.no_senders.isVisible()
     assert not w.send_button.isEnabled()
     with qtbot.waitSignal(w.openSettingsRequested, timeout=1000):
-        w.no_senders.linkActivated.emit("settings")
+        w.header.no_senders.linkActivated.emit("settings")
     queue.add_sender("ann@example.com")
     w.reload_senders()
-    assert not w.no_senders.isVisible() and w.sender_field.text() == "ann@example.com"
+    assert not w.header.no_senders.isVisible() and w.sender_field.text() == "ann@example.com"
 
 
 def test_help_lists_the_reserved_simulator_addresses_and_inserts_one(window: ComposeWindow) -> None:
