@@ -116,7 +116,12 @@ def data_bytes(raw: bytes) -> bytes:
 
 
 def is_too_many_recipients(reply: Reply) -> bool:
-    return reply.code == TOO_MANY_RECIPIENTS or (reply.code == 552 and enhanced_status(552, reply.text) == "5.5.3")
+    """452 saying 4.5.3 (or no enhanced status at all), or RFC 821's 552 with 5.5.3. A "452 4.2.2 mailbox full"
+    is that recipient's own temporary failure, not the relay's limit."""
+    status = enhanced_status(reply.code, reply.text, fallback="")
+    if reply.code == TOO_MANY_RECIPIENTS:
+        return status in ("4.5.3", "4.0.0")
+    return reply.code == 552 and status == "5.5.3"
 
 
 class SmtpConnection:

@@ -109,3 +109,13 @@ def test_reply_text_that_is_not_utf8_is_shown_escaped() -> None:
     assert reply.text == "5.1.1 Benutzer unbekannt: M\\xfcller\\x1b[31m"
     assert safe_text("Grüße".encode()) == "Grüße"
     assert ReplyParser().feed(b"250\r\n")[0] == Reply(250, "", ("",))  # a bare code is a reply too
+
+
+def test_only_a_452_that_says_too_many_recipients_is_the_relays_limit() -> None:
+    from mailgui.delivery.transport import is_too_many_recipients
+
+    assert is_too_many_recipients(Reply(452, "4.5.3 Error: too many recipients"))
+    assert is_too_many_recipients(Reply(452, "Too many recipients"))  # no enhanced status: RFC 5321 4.5.3.1.10
+    assert is_too_many_recipients(Reply(552, "5.5.3 Too many recipients"))
+    assert not is_too_many_recipients(Reply(452, "4.2.2 Mailbox full"))
+    assert not is_too_many_recipients(Reply(552, "5.2.2 Mailbox full"))
