@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont
 
 from mailgui.gui import status_style, timefmt
+from mailgui.gui.widgets.plain import plain_tooltip
 from mailgui.queue import MessageSummary
 
 ID_ROLE = int(Qt.ItemDataRole.UserRole) + 1
@@ -81,7 +82,7 @@ def cell_tooltip(s: MessageSummary, col: int) -> str | None:
 def cell_data(s: MessageSummary, col: int, role: int) -> Any:
     """Every role but DisplayRole (which the model caches): icon, colour, font, alignment, tooltip."""
     if role == Qt.ItemDataRole.ToolTipRole:
-        return cell_tooltip(s, col)
+        return plain_tooltip(cell_tooltip(s, col)) or None
     if col == COL_STATE:
         style = status_style.message_state(s.status)
         if role == Qt.ItemDataRole.DecorationRole:

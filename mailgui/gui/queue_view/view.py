@@ -33,6 +33,7 @@ from mailgui.gui.queue_view.change_watcher import ChangeWatcher
 from mailgui.gui.queue_view.model import QueueTableModel
 from mailgui.gui.resources import icon
 from mailgui.gui.widgets.details import DetailsPane
+from mailgui.gui.widgets.plain import plain_label
 from mailgui.queue import Queue
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class QueueView(QWidget):
         self.queue_actions.editAsNew.connect(self.editAsNew)
         self._build_actions()
 
-        self.notice = QLabel()
+        self.notice = plain_label()  # may quote an error from the queue
         self.notice.setObjectName("noticeBar")
         self.notice.setWordWrap(True)
         self.notice.setContentsMargins(8, 4, 8, 4)

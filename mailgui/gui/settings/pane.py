@@ -33,6 +33,7 @@ from mailgui.gui.resources import icon
 from mailgui.gui.settings.senders_editor import SendersEditor
 from mailgui.gui.tasks import TaskSet
 from mailgui.gui.widgets.duration_box import DurationBox
+from mailgui.gui.widgets.plain import plain_label
 from mailgui.queue import Queue
 from mailgui.settings import Settings, check_setting, set_password
 
@@ -217,7 +218,7 @@ class SettingsPane(QScrollArea):
         self.test_progress.setRange(0, 0)  # busy
         self.test_progress.setMaximumWidth(120)
         self.test_progress.hide()
-        self.test_result = QLabel()
+        self.test_result = plain_label()  # quotes the relay's reply
         self.test_result.setObjectName("testResult")
         self.test_result.setWordWrap(True)
         self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -9,13 +9,14 @@ from mailgui.gui.resources import icon
 from mailgui.gui.shell.badge import NewMailBadge
 from mailgui.gui.shell.counts import CountsLabel
 from mailgui.gui.shell.worker_status import WorkerStatus
+from mailgui.gui.widgets.plain import plain_label, plain_tooltip
 
 
 class StatusBar(QStatusBar):
     def __init__(self, badge: NewMailBadge, counts: CountsLabel, parent: QWidget | None = None):
         super().__init__(parent)
         self.worker_icon = QLabel()
-        self.worker_label = QLabel()
+        self.worker_label = plain_label()  # may quote a relay's reply
         self.worker_label.setObjectName("workerState")
         self.addWidget(self.worker_icon)
         self.addWidget(self.worker_label)
@@ -25,7 +26,7 @@ class StatusBar(QStatusBar):
     def show_worker_status(self, status: WorkerStatus) -> None:
         self.worker_icon.setPixmap(icon(status.icon_name()).pixmap(16, 16))
         self.worker_label.setText(status.text())
-        self.worker_label.setToolTip(status.reason or status.text())
+        self.worker_label.setToolTip(plain_tooltip(status.reason or status.text()))
         self.worker_label.setProperty("state", status.state)  # the style sheet colours it by state
         self.worker_label.style().unpolish(self.worker_label)
         self.worker_label.style().polish(self.worker_label)

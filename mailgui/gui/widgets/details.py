@@ -22,6 +22,7 @@ from mailgui.errors import Error, UnknownMessageError
 from mailgui.gui import status_style, timefmt
 from mailgui.gui.resources import RESOURCES_DIR
 from mailgui.gui.widgets.message_tabs import MessageTabs, SafeTextBrowser, parse, text_of
+from mailgui.gui.widgets.plain import plain_label, plain_tooltip
 from mailgui.queue import MessageDetail, Queue
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class DetailsPane(QWidget):
         self.message_id: int | None = None
         self.detail: MessageDetail | None = None
 
-        self.title = QLabel()
+        self.title = plain_label()  # a subject: the sender's text
         self.title.setObjectName("detailsTitle")
         self.title.setWordWrap(True)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -78,7 +79,7 @@ class DetailsPane(QWidget):
         self.title.setFont(font)
         self.state_label = QLabel()
         self.state_label.setObjectName("detailsState")
-        self.facts = QLabel()
+        self.facts = plain_label()  # holds the From header
         self.facts.setWordWrap(True)
         self.facts.setProperty("role", "hint")
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -189,7 +190,7 @@ class DetailsPane(QWidget):
             item.setIcon(2, rs.icon)
             item.setForeground(2, rs.color)
             item.setToolTip(2, rs.hint)
-            item.setToolTip(3, item.text(3))
+            item.setToolTip(3, plain_tooltip(item.text(3)))
             self.recipients.addTopLevelItem(item)
         self.recipients.resizeColumnToContents(0)
         self.recipients.setColumnWidth(0, min(self.recipients.columnWidth(0), 160))  # leave room for the reply
@@ -203,8 +204,8 @@ class DetailsPane(QWidget):
             delivered = sum(1 for r in a.results if r.status == "delivered")
             summary = a.error or f"{delivered} of {len(a.results)} delivered"
             item = QTreeWidgetItem([timefmt.full_stamp(a.started_at), f"{a.duration:.1f} s", summary, a.relay])
-            item.setToolTip(2, summary)
-            item.setToolTip(3, a.relay)
+            item.setToolTip(2, plain_tooltip(summary))
+            item.setToolTip(3, plain_tooltip(a.relay))
             for r in a.results:
                 rs = status_style.recipient_state(r.status)
                 word = "Will retry" if r.status == "pending" else rs.word
@@ -212,7 +213,7 @@ class DetailsPane(QWidget):
                 child = QTreeWidgetItem([r.address, "", f"{word}: {reply}" if reply else word, ""])
                 child.setIcon(2, rs.icon)
                 child.setForeground(2, rs.color)
-                child.setToolTip(2, child.text(2))
+                child.setToolTip(2, plain_tooltip(child.text(2)))
                 item.addChild(child)
             self.attempts.addTopLevelItem(item)
         self.attempts.expandToDepth(0)
