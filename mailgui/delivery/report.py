@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, make_msgid
 
 from mailgui.delivery.classify import reply_line
-from mailgui.queue.server_text import escape_surrogates
+from mailgui.queue.server_text import storable_text
 
 FAILED = "failed"
 DELAYED = "delayed"
@@ -188,7 +188,7 @@ def build_report(
         raise ValueError("recipients: a report needs at least one recipient")
     # A server's reply whose bytes were not UTF-8 comes with lone surrogates (surrogateescape): shown as \xNN,
     # the way the queue stores it, so the report can be encoded at all.
-    recipients = [dataclasses.replace(r, reply=escape_surrogates(r.reply)) for r in recipients]
+    recipients = [dataclasses.replace(r, reply=storable_text(r.reply)) for r in recipients]
     utf8 = original.smtputf8 or not original.sender.isascii() or any(not r.address.isascii() for r in recipients)
     host = reporting_mta
     boundary = f"{original.queue_id}.{int(now)}.{secrets.token_hex(6)}/{host}"

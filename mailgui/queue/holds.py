@@ -11,7 +11,7 @@ from mailgui.clock import Clock
 from mailgui.queue.connection import transaction
 from mailgui.queue.records import ClaimedMessage, NewReport, Status, WaitingScan
 from mailgui.queue.rows import insert_report, message_lifetime
-from mailgui.queue.server_text import escape_surrogates
+from mailgui.queue.server_text import storable_text
 
 
 class HoldStore:
@@ -39,7 +39,7 @@ class HoldStore:
                                    AND next_attempt_at < expires_at
                                  ORDER BY next_attempt_at, id LIMIT ?)
                    RETURNING id, next_attempt_at""",
-                (until, code, escape_surrogates(reason), now, until, limit),  # the reason may quote the relay's reply
+                (until, code, storable_text(reason), now, until, limit),  # the reason may quote the relay's reply
             ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from mailgui.clock import FakeClock
 from mailgui.queue import Attempt, Queue, RecipientResult, RecipientStatus
-from mailgui.queue.server_text import escape_surrogates
+from mailgui.queue.server_text import MAX_CHARS, escape_surrogates, storable_text
 from tests.queue.helpers import outgoing
 
 LATIN1 = b"550 5.1.1 Benutzer unbekannt: M\xfcller".decode("utf-8", "surrogateescape")  # a legacy server's 550
@@ -66,3 +66,39 @@ def test_any_bytes_a_server_sends_are_storable(raw: bytes, text: str) -> None:
     safe.encode("utf-8")  # never raises: nothing SQLite (or Qt, or a report) would choke on
     if raw.isascii():
         assert safe.startswith(raw.decode("ascii"))
+
+
+def test_a_huge_reply_is_stored_cut_to_its_start_saying_how_much_was_left_out(
+    authorized: Queue, clock: FakeClock
+) -> None:
+    # A legal 64 KiB multi-line reply, for every recipient: the queue keeps its start, not 64 KiB a recipient.
+    huge = "550 5.7.1 Blocked: " + "see https://example.test/why " * 2300
+    ids = [authorized.enqueue(outgoing(to=f"r{n}@example.org")) for n in range(2)]
+    claimed = authorized.claim_due("w", 10, 60)
+    items = [(claimed[0], attempt(clock, claimed[0].recipients[0], RecipientStatus.FAILED, 550, huge, huge), None)]
+    authorized.record_and_claim("w", items)
+    authorized.record_attempt(ids[1], "w", attempt(clock, "r1@example.org", RecipientStatus.FAILED, 550, huge), None)
+    for mid in ids:
+        detail = authorized.get_message(mid)
+        stored = [detail.summary.last_reply, detail.summary.recipients[0].reply, detail.attempts[0].results[0].reply]
+        for text in stored:
+            assert text is not None and text.startswith("550 5.7.1 Blocked: see https://example.test/why")
+            assert len(text) < MAX_CHARS + 64
+            assert text.endswith(f"[{len(huge) - MAX_CHARS:,} more characters not kept]")
+    assert authorized.get_message(ids[0]).attempts[0].error == storable_text(huge)
+    waiting = authorized.enqueue(outgoing(to="r2@example.org"))
+    assert authorized.hold_due(clock.now() + 60, huge, 421, 10)  # a hold's reason quotes the relay too
+    assert authorized.get_message(waiting).summary.last_reply == storable_text(huge)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=3000), st.text(max_size=3000))
+def test_stored_text_is_encodable_bounded_and_unchanged_when_already_short_and_valid(raw: bytes, text: str) -> None:
+    decoded = raw.decode("utf-8", "surrogateescape") + text
+    stored = storable_text(decoded)
+    stored.encode("utf-8")
+    assert len(stored) <= MAX_CHARS + 64
+    if len(decoded) <= MAX_CHARS and escape_surrogates(decoded) == decoded:
+        assert stored == decoded
+    else:
+        assert stored.startswith(escape_surrogates(decoded)[:MAX_CHARS])
