@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -80,11 +81,15 @@ def test_a_log_call_returns_while_the_output_is_stuck(test_logger: logging.Logge
     pipe.start()  # the output comes unstuck: what waited is written out, and then how many were dropped
     assert setup.stop() is True
     lines = pipe.close().splitlines()
-    assert lines[-1].endswith(
-        f"WARNING mailgui.logsetup: {dropped} log records dropped: the log output did not keep up"
-    )
-    assert len(lines) - 1 + dropped == total  # each record written, or counted as dropped
-    numbers = [int(line.split("record ")[1].split(" ")[0]) for line in lines[:-1]]
+    # A notice whenever there was room again: while the pipe still took some, the output freed a place now and
+    # then, so the drops may come in several runs, each counted once, the last at the end.
+    notice = re.compile(r"WARNING mailgui\.logsetup: (\d+) log records dropped: the log output did not keep up$")
+    assert notice.search(lines[-1])
+    counts = [int(m[1]) for line in lines if (m := notice.search(line))]
+    records = [line for line in lines if not notice.search(line)]
+    assert sum(counts) == dropped
+    assert len(records) + dropped == total  # each record written, or counted as dropped
+    numbers = [int(line.split("record ")[1].split(" ")[0]) for line in records]
     assert numbers == sorted(numbers) and numbers[0] == 0  # in order; the oldest kept, the newest dropped
 
 
