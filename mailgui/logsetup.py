@@ -142,9 +142,16 @@ class LogSetup:
     """What :func:`configure_logging` installed; ``stop()`` (or leaving the ``with`` block) writes out what waits,
     takes it down and puts the logger back as it was."""
 
-    def __init__(self, logger: logging.Logger, outputs: list[QueuedOutput], levels: dict[logging.Logger, int]) -> None:
+    def __init__(
+        self,
+        logger: logging.Logger,
+        outputs: list[QueuedOutput],
+        levels: dict[logging.Logger, int],
+        log_file: Path | None = None,
+    ) -> None:
         self.logger = logger
         self.outputs = outputs
+        self.log_file = log_file  # the file records go to, or None (not asked for, not writable, or set up by others)
         self._levels = levels  # the level each logger had before
 
     @property
@@ -227,4 +234,4 @@ def configure_logging(
         smtp_commands.setLevel(logging.WARNING)
     if file_error is not None:
         log.warning("log file %s: cannot be written (%s); logging to stderr only", log_file, file_error)
-    return LogSetup(target, outputs, levels)
+    return LogSetup(target, outputs, levels, None if file_error else log_file)

@@ -196,8 +196,22 @@ def test_a_log_file_that_cannot_be_made_leaves_stderr_and_says_why(
     pipe.start()
     with configure_logging(fd=pipe.write_fd, log_file=tmp_path / "log" / "mailgui.log", logger=test_logger) as setup:
         assert len(setup.outputs) == 1
+        assert setup.log_file is None  # Help → About must not name a file nothing is written to
         test_logger.info("to stderr")
     assert pipe.close().endswith(": to stderr\n")
     [warning] = [r for r in caplog.records if r.name == "mailgui.logsetup"]
     assert warning.levelno == logging.WARNING
     assert warning.getMessage().startswith(f"log file {tmp_path / 'log' / 'mailgui.log'}: cannot be written (")
+
+
+def test_the_set_up_names_the_log_file_it_writes_and_none_when_asked_for_none(
+    test_logger: logging.Logger, tmp_path: Path
+) -> None:
+    pipe = PipeReader()
+    pipe.start()
+    log_file = tmp_path / "log" / "mailgui.log"
+    with configure_logging(fd=pipe.write_fd, log_file=log_file, logger=test_logger) as setup:
+        assert setup.log_file == log_file
+    with configure_logging(fd=pipe.write_fd, logger=test_logger) as setup:
+        assert setup.log_file is None
+    pipe.close()

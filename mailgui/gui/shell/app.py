@@ -40,11 +40,13 @@ class AppSession:
         clock: Clock | None = None,
         backend: Backend | None = None,
         autosave_delay: float | None = None,
+        log_file: Path | None = None,
     ):
         self.db = Path(db)
         self.clock: Clock = clock or SystemClock()
         self.backend = backend
         self.autosave_delay = autosave_delay
+        self.log_file = log_file  # where this run's log goes (Help → About says), None if nowhere on disk
         self.queue: Queue | None = None
         self.window: MainWindow | None = None
         self.first_run_dialog: FirstRunDialog | None = None
@@ -67,7 +69,7 @@ class AppSession:
         self.backend.on_changed = self._changed
         self.backend.on_status = self._status
         window = self.window = MainWindow(
-            self.queue, self.clock, tester=test_connection, autosave_delay=self.autosave_delay
+            self.queue, self.clock, tester=test_connection, autosave_delay=self.autosave_delay, log_file=self.log_file
         )
         window.closed.connect(self._closed.set)
         window.pauseRequested.connect(self._pause)
@@ -194,10 +196,10 @@ def run_gui(db: Path) -> int:
     app.setStyleSheet(style_sheet())
     # The main coroutine decides when the app ends (after the worker stopped), not the last window closing.
     app.setQuitOnLastWindowClosed(False)
-    with configure_logging(log_file=default_log_path()):
+    with configure_logging(log_file=default_log_path()) as logging_setup:
         try:
             with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-                return runner.run(AppSession(db).run())
+                return runner.run(AppSession(db, log_file=logging_setup.log_file).run())
         except Error as exc:
             print(f"mailgui: {exc}", file=sys.stderr)
             return 1

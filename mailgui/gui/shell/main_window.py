@@ -1,13 +1,14 @@
 """The main window: the pages (Queue / Bounces / Mailbox / Drafts / Settings) beside a sidebar, the menus and
-toolbar, the status bar, and the worker's changes brought to the pages. Compose windows, the badge, the counts
-and the shortcut help are objects of their own (``compose_windows.py``, ``badge.py``, ``counts.py``,
-``shortcuts.py``); this module puts them together."""
+toolbar, the status bar, and the worker's changes brought to the pages. Compose windows, the badge, the counts,
+the shortcut help and Help → About are objects of their own (``compose_windows.py``, ``badge.py``, ``counts.py``,
+``shortcuts.py``, ``about.py``); this module puts them together."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
 from functools import partial
+from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -32,6 +33,7 @@ from mailgui.gui.lists.mailbox import MailboxView
 from mailgui.gui.queue_view.view import QueueView
 from mailgui.gui.resources import icon
 from mailgui.gui.settings.pane import ConnectionTester, SettingsPane
+from mailgui.gui.shell.about import AboutWindow
 from mailgui.gui.shell.badge import NewMailBadge
 from mailgui.gui.shell.compose_windows import ComposeWindows
 from mailgui.gui.shell.counts import CountsLabel
@@ -70,6 +72,7 @@ class MainWindow(QMainWindow):
         *,
         tester: ConnectionTester | None = None,
         autosave_delay: float | None = None,  # seconds; None: the default
+        log_file: Path | None = None,  # the file this run logs to, shown in Help → About
         parent: QWidget | None = None,
     ):
         super().__init__(parent)
@@ -79,6 +82,8 @@ class MainWindow(QMainWindow):
         self.worker_status = WorkerStatus("stopped")
         self.tasks = TaskSet("main window")
         self._shortcuts: QLabel | None = None
+        self.log_file = log_file
+        self._about: AboutWindow | None = None
         self.setWindowTitle(f"mailgui — {queue.path}")
         self.setWindowIcon(icon("app"))
         self.resize(1200, 760)
@@ -182,6 +187,7 @@ class MainWindow(QMainWindow):
             title, icon_name, keys = _PAGE_TITLES[name]
             self.page_actions[name] = self._action(f"&{title}", keys, partial(self.show_page, name), icon_name)
         self.shortcuts_action = self._action("&Keyboard shortcuts", "F1", self.show_shortcuts, "help")
+        self.about_action = self._action("&About mailgui", None, self.show_about)
 
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
@@ -198,6 +204,7 @@ class MainWindow(QMainWindow):
         sending.addAction(self.badge_action)
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self.shortcuts_action)
+        help_menu.addAction(self.about_action)
 
         tools = self.addToolBar("Main")
         tools.setObjectName("mainToolbar")
@@ -214,6 +221,12 @@ class MainWindow(QMainWindow):
             self._shortcuts = shortcuts_window(self.actions(), self)
         self._shortcuts.show()
         self._shortcuts.raise_()
+
+    def show_about(self) -> None:
+        if self._about is None:
+            self._about = AboutWindow(Path(self.queue.path), self.log_file, self)
+        self._about.show()
+        self._about.raise_()
 
     # -- pages ------------------------------------------------------------------------------------------
     def show_page(self, name: str) -> None:
