@@ -76,12 +76,17 @@ def recipients(blocks: list[Block]) -> list[DsnRecipient]:
         for name in ("final-recipient", "original-recipient", "x-actual-recipient"):
             if name in block:
                 address = bare_address(block[name])
-                if "@" in address and not address.startswith("@"):
+                if _is_address(address):
                     break
-        if "@" not in address:
-            continue
+        if not _is_address(address):
+            continue  # "rfc822; @mx.example.org": a route, not a mailbox; the text may name the recipient
         diagnostic = " ".join(typed_value(block.get("diagnostic-code", "")).split())
         status = status_code(block.get("status", "")) or status_code(diagnostic)
         remote = typed_value(block.get("remote-mta", "")) or None
         found.append(DsnRecipient(address, block.get("action", "").strip().lower(), status, diagnostic, remote))
     return found
+
+
+def _is_address(value: str) -> bool:
+    local, at, domain = value.rpartition("@")
+    return bool(at and local and domain)

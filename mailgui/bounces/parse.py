@@ -95,6 +95,8 @@ def _from_dsn(msg: Message, dsn: list[fields.DsnRecipient], human: str, message_
             reason = classify(r.status, diagnostic, explanation, cmd)
             if reason is Reason.OTHER and r.status == "4.4.1":
                 reason = Reason.EXPIRED  # "no answer from host" until the MTA gave up: its retries ran out
+            if r.action.startswith("expire") and reason is not Reason.EXPIRED and not _is_permanent(r.status):
+                reason = Reason.EXPIRED  # SendGrid's "Action: expired": its retries ran out, whatever the last try said
             out.append(Recipient(r.address, r.status, reason, diagnostic or _first_line(explanation), r.remote_mta))
         return Report(Kind.BOUNCE, tuple(_unique(out)), message_id)
     if delayed:
@@ -121,8 +123,13 @@ def _command(address: str, texts: list[str], explanation: str, recipients: int) 
     return command(explanation) if recipients == 1 else None
 
 
+def _is_permanent(status: str | None) -> bool:
+    return (status or "").startswith("5")
+
+
 def _failed(r: fields.DsnRecipient) -> bool:
-    if r.action.startswith(("fail", "error", "bounce", "reject")):  # OpenSMTPD writes "error"
+    # OpenSMTPD writes "error", SendGrid "expired" (not RFC 3464's words, but final all the same)
+    if r.action.startswith(("fail", "error", "bounce", "reject", "expire")):
         return True
     return not r.action and (r.status or "").startswith("5")
 

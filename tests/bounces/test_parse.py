@@ -258,3 +258,26 @@ def test_a_report_truncated_in_its_status_part_still_gives_what_it_has() -> None
     report = parse_report(cut)
     assert report.kind is Kind.BOUNCE
     assert [(r.address, r.reason) for r in report.recipients] == [("bob@example.net", Reason.UNKNOWN_USER)]
+
+
+def test_a_final_recipient_without_a_local_part_is_no_recipient_and_the_text_names_it() -> None:
+    report = parse_report(
+        dsn(
+            "Final-Recipient: rfc822; @mx.example.net\nAction: failed\nStatus: 5.1.2\n",
+            human="<bob@example.net>\n550 5.1.2 <bob@example.net>... Host unknown (Name server: no data known)",
+        )
+    )
+    assert report.kind is Kind.BOUNCE
+    assert [(r.address, r.reason) for r in report.recipients] == [("bob@example.net", Reason.DOMAIN_NOT_FOUND)]
+
+
+def test_an_expired_action_is_a_final_failure_that_expired() -> None:
+    """SendGrid writes `Action: expired` with an empty status when its retries ran out."""
+    report = parse_report(
+        dsn(
+            "Final-Recipient: rfc822; bob@example.net\nAction: expired\nStatus: \n"
+            "Diagnostic-Code: Connection timed out\n"
+        )
+    )
+    assert report.kind is Kind.BOUNCE
+    assert [(r.address, r.reason) for r in report.recipients] == [("bob@example.net", Reason.EXPIRED)]
