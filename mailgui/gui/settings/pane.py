@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -45,7 +45,7 @@ class RelayForm:
     """The relay settings as typed (not yet saved), for Test connection."""
 
     values: dict[str, str]
-    password: str | None
+    password: str | None = field(repr=False)  # a form in a log line or a traceback must not show it
 
 
 # Test connection: connect, TLS, AUTH, no mail; returns a success text or raises mailgui.errors.Error.
