@@ -6,7 +6,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.utils import parseaddr
@@ -127,6 +127,8 @@ def check_email_valid(addr: object, field: str = "address") -> None:
 
 def parse_mailbox(text: str, field: str) -> Mailbox:
     """Parse one ``Name <addr>`` or bare address; raise InvalidEmailError naming the field."""
+    if not isinstance(text, str):
+        raise InvalidEmailError(f"{field}: expected a string address, got {type(text).__name__}")
     check_header_text(text, field, repr(text))
     chunks = split_addresses(text)
     if len(chunks) != 1:
@@ -194,7 +196,12 @@ def parse_address_list(value: str | Iterable[str] | None, field: str) -> list[Ma
     """Parse a string of comma-separated addresses, or a list of such strings."""
     if value is None:
         return []
-    items = [value] if isinstance(value, str) else list(value)
+    if isinstance(value, str):
+        items = [value]
+    elif isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray, Mapping)):
+        items = list(value)
+    else:
+        raise InvalidEmailError(f"{field}: expected an address or a list of addresses, got {type(value).__name__}")
     mailboxes: list[Mailbox] = []
     for item in items:
         if not isinstance(item, str):

@@ -123,7 +123,21 @@ class Attachment:
     def __init__(self, filename: str, payload: bytes | str, content_id: str | None = None):
         name = attachment_name(filename)
         check_content_id(content_id, name)
-        data = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
+        if isinstance(payload, str):
+            try:
+                data = payload.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidAttachmentTypeError(
+                    f"attachments: the text of {name!r} holds a lone surrogate (not a character: bytes decoded "
+                    "with surrogateescape?); pass the bytes themselves"
+                ) from None
+        elif isinstance(payload, (bytes, bytearray, memoryview)):
+            data = bytes(payload)
+        else:
+            # bytes(3) would be three NUL bytes: a number is never an attachment's data.
+            raise InvalidAttachmentTypeError(
+                f"attachments: the data of {name!r} must be bytes or a string, not {type(payload).__name__}"
+            )
         object.__setattr__(self, "filename", name)
         object.__setattr__(self, "payload", data)
         object.__setattr__(self, "content_id", content_id)

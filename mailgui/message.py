@@ -23,6 +23,7 @@ from mailgui import mime
 from mailgui.addresses import Mailbox, check_header_text, check_text, parse_address_list, parse_mailbox
 from mailgui.attachments import Attachment, to_attachments
 from mailgui.errors import (
+    BadRequestError,
     InvalidHeaderNameError,
     InvalidHeaderValueError,
     MissingBodyError,
@@ -77,7 +78,13 @@ class EncodedPayload:
         self.encoding = encoding
 
     def decode(self) -> str:
-        data = self.payload.encode("ascii", "surrogateescape") if isinstance(self.payload, str) else self.payload
+        return self.decode_for("body")
+
+    def decode_for(self, field: str) -> str:
+        """The text, or a mail.Error naming ``field`` (the body or the HTML body it stands for)."""
+        data = self._bytes(field)
+        if self.encoding is not None and not isinstance(self.encoding, str):
+            raise UnknownEncodingError(f"{field}: the transfer encoding must be a string, not {_kind(self.encoding)}")
         if self.encoding:
             enc = self.encoding.lower()
             try:
@@ -86,18 +93,33 @@ class EncodedPayload:
                 elif enc == "quoted-printable":
                     data = quopri.decodestring(data)
                 elif enc not in ("7bit", "8bit", "binary"):
-                    raise UnknownEncodingError(f"body: unknown transfer encoding {self.encoding!r}")
+                    raise UnknownEncodingError(f"{field}: unknown transfer encoding {self.encoding!r}")
             except binascii.Error as exc:
-                raise PayloadEncodingError(f"body: payload is not valid {self.encoding}: {exc}") from None
+                raise PayloadEncodingError(f"{field}: payload is not valid {self.encoding}: {exc}") from None
+        if self.charset is not None and not isinstance(self.charset, str):
+            raise UnknownCharsetError(f"{field}: the charset must be a string, not {_kind(self.charset)}")
         charset = self.charset or "us-ascii"
         try:
             codecs.lookup(charset)
-        except LookupError:
-            raise UnknownCharsetError(f"body: unknown charset {charset!r}") from None
+        except (LookupError, UnicodeError, ValueError):  # ValueError: a NUL in the name
+            raise UnknownCharsetError(f"{field}: unknown charset {charset!r}") from None
         try:
             return data.decode(charset)
         except UnicodeDecodeError as exc:
-            raise PayloadEncodingError(f"body: payload is not valid {charset}: {exc}") from None
+            raise PayloadEncodingError(f"{field}: payload is not valid {charset}: {exc}") from None
+
+    def _bytes(self, field: str) -> bytes:
+        if isinstance(self.payload, (bytes, bytearray, memoryview)):
+            return bytes(self.payload)
+        if not isinstance(self.payload, str):
+            raise PayloadEncodingError(f"{field}: the payload must be bytes or a string, not {_kind(self.payload)}")
+        try:
+            # A str payload is the encoded form: ASCII, or bytes decoded with surrogateescape.
+            return self.payload.encode("ascii", "surrogateescape")
+        except UnicodeEncodeError:
+            raise PayloadEncodingError(
+                f"{field}: a payload given as a string must be the encoded (ASCII) form; pass bytes instead"
+            ) from None
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, EncodedPayload) and (self.payload, self.charset, self.encoding) == (
@@ -110,16 +132,32 @@ class EncodedPayload:
         return f"EncodedPayload({self.payload!r}, charset={self.charset!r}, encoding={self.encoding!r})"
 
 
-def _text(value: str | EncodedPayload) -> str:
-    return value.decode() if isinstance(value, EncodedPayload) else value
+def _kind(value: object) -> str:
+    return type(value).__name__
+
+
+def _text(value: str | EncodedPayload, field: str) -> str:
+    if isinstance(value, EncodedPayload):
+        return value.decode_for(field)
+    if not isinstance(value, str):
+        raise BadRequestError(f"{field}: expected a string or an EncodedPayload, got {type(value).__name__}")
+    return value
 
 
 def to_headers(value: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> list[tuple[str, str]]:
     if value is None:
         return []
-    pairs = list(value.items()) if isinstance(value, Mapping) else list(value)
+    if isinstance(value, Mapping):
+        pairs = list(value.items())
+    elif isinstance(value, Iterable) and not isinstance(value, (str, bytes, bytearray)):
+        pairs = list(value)
+    else:
+        raise InvalidHeaderNameError(f"headers: expected a mapping of names to values, got {type(value).__name__}")
     result = []
-    for name, val in pairs:
+    for pair in pairs:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise InvalidHeaderNameError(f"headers: {pair!r} is not a (name, value) pair")
+        name, val = pair
         canonical = check_header_name(name)
         if not isinstance(val, str):
             raise InvalidHeaderNameError(f"headers: the value of {canonical} must be a string")
@@ -172,8 +210,8 @@ def build_message(fields: MessageFields, *, now: float, message_id: str | None =
     check_header_text(fields.subject, "subject")
     if fields.body is None and fields.html is None:
         raise MissingBodyError("body: a plain-text or HTML body is required")
-    body = None if fields.body is None else _text(fields.body)
-    html = None if fields.html is None else _text(fields.html)
+    body = None if fields.body is None else _text(fields.body, "body")
+    html = None if fields.html is None else _text(fields.html, "html")
     for name, text in (("body", body), ("html", html)):
         if text is not None:
             check_text(text, name)
