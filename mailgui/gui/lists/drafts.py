@@ -3,48 +3,61 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QFrame,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QHeaderView, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from mailgui.gui.lists.paged_model import RECORD_ROLE, PagedTableModel
+from mailgui.gui.lists.record_list import RecordListView
 from mailgui.gui.resources import icon
 from mailgui.queue import Queue
+from mailgui.queue.drafts import Draft
+
+(COL_SAVED, COL_TO, COL_SUBJECT) = range(3)
+NO_DRAFTS = "No drafts. Unsent messages are saved here automatically."
 
 
-class DraftsView(QWidget):
-    """Drafts are few (one per unsent message), so a plain table widget reloaded whole is enough."""
+class DraftsModel(PagedTableModel[Draft]):
+    COLUMNS = ("Saved", "To", "Subject")
+
+    def count(self) -> int:
+        return self.queue.count_drafts()
+
+    def read(self, offset: int, limit: int) -> list[Draft]:
+        # Drafts are few (one per unsent compose window): the queue lists them whole.
+        return self.queue.list_drafts()[offset : offset + limit]
+
+    # No signature: telling whether a draft changed would read them all, which is what a refresh does anyway.
+
+    def cell(self, d: Draft, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == COL_SAVED:
+                return f"{datetime.fromtimestamp(d.updated_at):%Y-%m-%d %H:%M}"
+            if column == COL_TO:
+                return d.fields.to or "(no recipient)"
+            if column == COL_SUBJECT:
+                return d.fields.subject or "(no subject)"
+        return None
+
+
+class DraftsView(RecordListView[Draft]):
+    """Drafts, most recently saved first; the selected one is kept across the reloads autosave causes."""
 
     openDraft = Signal(int)
+    READ_ERROR = "The drafts could not be read"
 
     def __init__(self, queue: Queue, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("draftsView")
         self.queue = queue
-        self.table = QTableWidget(0, 3, self)
-        self.table.setObjectName("draftsTable")
-        self.table.setHorizontalHeaderLabels(["Saved", "To", "Subject"])
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        self.table.setColumnWidth(0, 150)
-        self.table.setColumnWidth(1, 260)
+        self._build_list(DraftsModel(queue, parent=self), "draftsTable")
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(COL_SUBJECT, QHeaderView.ResizeMode.Stretch)
+        self.table.setColumnWidth(COL_SAVED, 150)
+        self.table.setColumnWidth(COL_TO, 260)
         self.table.doubleClicked.connect(lambda _i: self.open_selected())
-        self.empty = QLabel("No drafts. Unsent messages are saved here automatically.")
-        self.empty.setProperty("role", "hint")
         self.open_button = QPushButton(icon("compose"), "Open")
         self.open_button.setToolTip("Open the selected draft (Return)")
         self.open_button.clicked.connect(self.open_selected)
@@ -65,7 +78,7 @@ class DraftsView(QWidget):
         row.addWidget(no)
         self.confirm.hide()
         buttons = QHBoxLayout()
-        buttons.addWidget(self.empty, 1)
+        buttons.addWidget(self.count_label, 1)
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.delete_button)
         layout = QVBoxLayout(self)
@@ -74,28 +87,33 @@ class DraftsView(QWidget):
         layout.addLayout(buttons)
         QShortcut(QKeySequence(Qt.Key.Key_Return), self.table, self.open_selected)
         QShortcut(QKeySequence.StandardKey.Delete, self.table, self.ask_delete)
-        self.reload()
+        self._update_count()
+        self.after_refresh(True, False)
 
-    def reload(self) -> None:
-        drafts = self.queue.list_drafts()
-        self.table.setRowCount(len(drafts))
-        for row, d in enumerate(drafts):
-            when = QTableWidgetItem(f"{datetime.fromtimestamp(d.updated_at):%Y-%m-%d %H:%M}")
-            when.setData(Qt.ItemDataRole.UserRole, d.id)
-            self.table.setItem(row, 0, when)
-            self.table.setItem(row, 1, QTableWidgetItem(d.fields.to or "(no recipient)"))
-            self.table.setItem(row, 2, QTableWidgetItem(d.fields.subject or "(no subject)"))
-        self.empty.setVisible(not drafts)
-        self.open_button.setEnabled(bool(drafts))
-        self.delete_button.setEnabled(bool(drafts))
+    # -- the list ------------------------------------------------------------------------------------------
+    def show_record(self, record: Draft | None) -> None:
+        pass  # nothing beside the list: a draft opens in a compose window
 
+    def same_record(self, a: Draft, b: Draft) -> bool:
+        return a.id == b.id
+
+    def count_text(self, n: int) -> str:
+        return NO_DRAFTS if n == 0 else f"{n:,} draft{'s' if n != 1 else ''}"
+
+    def after_refresh(self, changed: bool, reselected: bool) -> None:
+        any_drafts = self.model.rowCount() > 0
+        self.open_button.setEnabled(any_drafts)
+        self.delete_button.setEnabled(any_drafts)
+
+    # -- open, delete --------------------------------------------------------------------------------------
     def selected_id(self) -> int | None:
+        """The selected draft's id; the only draft's if there is one and nothing is selected."""
         rows = self.table.selectionModel().selectedRows()
-        row = rows[0].row() if rows else (0 if self.table.rowCount() == 1 else -1)
-        if row < 0:
-            return None
-        item = self.table.item(row, 0)
-        return None if item is None else int(item.data(Qt.ItemDataRole.UserRole))
+        index: QModelIndex = (
+            rows[0] if rows else self.model.index(0, 0) if self.model.rowCount() == 1 else QModelIndex()
+        )
+        draft = index.data(RECORD_ROLE) if index.isValid() else None
+        return None if draft is None else int(draft.id)
 
     def open_selected(self) -> None:
         draft_id = self.selected_id()
@@ -113,4 +131,4 @@ class DraftsView(QWidget):
         draft_id = self.selected_id()
         if draft_id is not None:
             self.queue.delete_draft(draft_id)
-            self.reload()
+            self.refresh()

@@ -1,4 +1,5 @@
-"""The short lists' table model (bounces, mailbox): a thin Qt adapter over :class:`~mailgui.gui.lists.pages.PagedList`.
+"""The short lists' table model (bounces, mailbox, drafts): a thin Qt adapter over
+:class:`~mailgui.gui.lists.pages.PagedList`.
 
 Subclasses say how to count and read the list in the queue, what signals a change, and how to show an entry.
 """

@@ -1,4 +1,4 @@
-"""A short list read a page at a time (offset + limit), in plain Python: the bounces and the mailbox.
+"""A short list read a page at a time (offset + limit), in plain Python: the bounces, the mailbox, the drafts.
 
 These lists are far shorter than the queue, so offset paging with a small cache of recently used pages is enough.
 A cheap signature (the count and the newest entry) tells whether a refresh needs to read anything at all. No Qt:

@@ -1,5 +1,5 @@
-"""What the short lists' views share (bounces, mailbox): a read-only table over a paged model, a count, the entry
-under the cursor shown beside the list, and the same entry selected again after a refresh."""
+"""What the short lists' views share (bounces, mailbox, drafts): a read-only table over a paged model, a count,
+the entry under the cursor shown beside the list, and the same entry selected again after a refresh."""
 
 from __future__ import annotations
 

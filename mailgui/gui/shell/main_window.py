@@ -98,7 +98,7 @@ class MainWindow(QMainWindow):
         self.settings_pane = SettingsPane(queue, tester)
         self.compose_windows = ComposeWindows(queue, clock, autosave_delay or AUTOSAVE_DELAY, self)
         self.compose_windows.sent.connect(self._sent)
-        self.compose_windows.draftsChanged.connect(self.drafts_view.reload)
+        self.compose_windows.draftsChanged.connect(self.drafts_view.refresh)
         self.compose_windows.settingsRequested.connect(self._open_settings_from_compose)
         self.settings_pane.sendersChanged.connect(self.compose_windows.reload_senders)
 
@@ -253,14 +253,14 @@ class MainWindow(QMainWindow):
         elif name == "mailbox":
             self.mailbox_view.refresh()
         elif name == "drafts":
-            self.drafts_view.reload()
+            self.drafts_view.refresh()
             self.drafts_notice.hide()
 
     def refresh_all(self) -> None:
         self.queue_view.refresh()
         self.bounces_view.refresh()
         self.mailbox_view.refresh()
-        self.drafts_view.reload()
+        self.drafts_view.refresh()
         self.counts_label.refresh()
 
     # -- worker state and live changes ------------------------------------------------------------------
@@ -302,7 +302,7 @@ class MainWindow(QMainWindow):
             return self.compose_windows.open_draft(draft_id)
         except Error as exc:
             self.status_bar.showMessage(str(exc), 8000)
-            self.drafts_view.reload()
+            self.drafts_view.refresh()
             return None
 
     def edit_as_new(self, message_id: int) -> ComposeWindow | None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QPushButton
 from pytestqt.qtbot import QtBot
 
 from mailgui.clock import FakeClock
 from mailgui.gui.compose.autosave import AUTOSAVE_DELAY
 from mailgui.gui.compose.window import ComposeWindow
+from mailgui.gui.lists.drafts import COL_SUBJECT
 from mailgui.gui.shell.main_window import MainWindow
 from mailgui.queue import Queue
 
@@ -68,8 +68,8 @@ def test_a_closed_window_is_offered_again_after_a_restart_and_reopens_intact(
     assert window.drafts_notice.isVisible()
     assert "1 unsent draft" in window.drafts_notice.text_label.text()
     window.show_page("drafts")
-    assert window.drafts_view.table.rowCount() == 1
-    assert window.drafts_view.table.item(0, 2).text() == "Minutes"
+    assert window.drafts_view.model.rowCount() == 1
+    assert window.drafts_view.model.index(0, COL_SUBJECT).data() == "Minutes"
     window.drafts_view.table.selectRow(0)
     window.drafts_view.open_selected()
     [reopened] = window.compose_windows
@@ -80,7 +80,7 @@ def test_a_closed_window_is_offered_again_after_a_restart_and_reopens_intact(
     reopened.to_field.setText("bob@example.org")
     assert reopened.send() is not None
     assert second.count_drafts() == 0  # sent: the draft is gone
-    assert window.drafts_view.table.rowCount() == 0
+    assert window.drafts_view.model.rowCount() == 0
     window.close()
     second.close()
 
@@ -94,23 +94,3 @@ def test_discard_deletes_the_draft(qtbot: QtBot, authorized: Queue, clock: FakeC
     w.discard()
     assert authorized.count_drafts() == 0
     assert not w.isVisible()
-
-
-def test_the_drafts_list_deletes_a_draft_only_once_confirmed(qtbot: QtBot, authorized: Queue) -> None:
-    from mailgui.gui.lists.drafts import DraftsView
-    from mailgui.queue.drafts import DraftFields
-
-    authorized.save_draft(DraftFields(sender="ann@example.com", to="bob@example.org", subject="Keep me"))
-    doomed = authorized.save_draft(DraftFields(sender="ann@example.com", subject="Drop me"))
-    view = DraftsView(authorized)
-    qtbot.addWidget(view)
-    view.show()
-    assert view.table.rowCount() == 2
-    row = next(r for r in range(2) if view.table.item(r, 2).text() == "Drop me")
-    view.table.selectRow(row)
-    view.delete_button.click()
-    assert view.confirm.isVisible() and authorized.count_drafts() == 2  # asked, nothing gone yet
-    view.confirm.findChild(QPushButton, "deleteDraftYes").click()
-    assert not view.confirm.isVisible()
-    assert [d.fields.subject for d in authorized.list_drafts()] == ["Keep me"]
-    assert view.table.rowCount() == 1 and doomed not in [d.id for d in authorized.list_drafts()]
