@@ -38,24 +38,24 @@ def test_drafts_are_listed_newest_first_with_a_count(
 def test_the_selected_draft_stays_selected_when_another_is_saved_and_moves_up(
     qtbot: QtBot, queue: Queue, clock: FakeClock
 ) -> None:
-    kept = queue.save_draft(DraftFields(sender="ann@example.com", subject="Kept"))
-    clock.advance(60)
-    other = queue.save_draft(DraftFields(sender="ann@example.com", subject="Other"))
+    ids = {}
+    for subject in ("A", "B", "C"):
+        ids[subject] = queue.save_draft(DraftFields(sender="ann@example.com", subject=subject))
+        clock.advance(60)
     view = DraftsView(queue)
     qtbot.addWidget(view)
     view.show()
-    assert subjects(view) == ["Other", "Kept"]
+    assert subjects(view) == ["C", "B", "A"]
     view.table.selectRow(1)
-    assert view.selected_id() == kept
-    clock.advance(60)
-    queue.save_draft(DraftFields(sender="ann@example.com", subject="Other, edited"), other)  # an autosave
+    assert view.selected_id() == ids["B"]
+    queue.save_draft(DraftFields(sender="ann@example.com", subject="A, edited"), ids["A"])  # an autosave
     view.refresh()
-    assert subjects(view) == ["Other, edited", "Kept"]
-    assert view.selected_id() == kept  # by id, not by row: Delete now still means "Kept"
+    assert subjects(view) == ["A, edited", "C", "B"]
+    assert view.selected_id() == ids["B"]  # by id, not by row (row 1 is C now): Delete still means B
     opened: list[int] = []
     view.openDraft.connect(opened.append)
     view.open_selected()
-    assert opened == [kept]
+    assert opened == [ids["B"]]
 
 
 def test_the_drafts_list_deletes_a_draft_only_once_confirmed(qtbot: QtBot, authorized: Queue) -> None:
