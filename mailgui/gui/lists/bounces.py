@@ -78,7 +78,14 @@ class BouncesView(RecordListView[Bounce]):
         super().__init__(parent)
         self.queue = queue
         self.clock: Clock = clock or SystemClock()
-        self._build_list(BouncesModel(queue, self.clock, self), "bouncesTable")
+        self._build_list(
+            BouncesModel(queue, self.clock, self),
+            "bouncesTable",
+            key=lambda b: (b.message_id, b.address),
+            count_text=lambda n: f"{n:,} failed recipient{'s' if n != 1 else ''}",
+            show=self._show,
+            after_refresh=self._refreshed,
+        )
         self.table.horizontalHeader().setStretchLastSection(True)
         for col, width in enumerate((84, 190, 140, 230, 64)):
             self.table.setColumnWidth(col, width)
@@ -105,18 +112,11 @@ class BouncesView(RecordListView[Bounce]):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
-        self._update_count()
 
-    def show_record(self, record: Bounce | None) -> None:
+    def _show(self, record: Bounce | None) -> None:
         self.details.show_message(record.message_id if record is not None else None)
 
-    def same_record(self, a: Bounce, b: Bounce) -> bool:
-        return (a.message_id, a.address) == (b.message_id, b.address)
-
-    def count_text(self, n: int) -> str:
-        return f"{n:,} failed recipient{'s' if n != 1 else ''}"
-
-    def after_refresh(self, changed: bool, reselected: bool) -> None:
+    def _refreshed(self, changed: bool, reselected: bool) -> None:
         self.details.refresh()  # the message shown may have changed state (retried, deleted)
 
     def _activated(self, index: QModelIndex) -> None:

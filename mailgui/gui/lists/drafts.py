@@ -52,7 +52,13 @@ class DraftsView(RecordListView[Draft]):
         super().__init__(parent)
         self.setObjectName("draftsView")
         self.queue = queue
-        self._build_list(DraftsModel(queue, parent=self), "draftsTable")
+        self._build_list(
+            DraftsModel(queue, parent=self),
+            "draftsTable",
+            key=lambda d: d.id,
+            count_text=lambda n: NO_DRAFTS if n == 0 else f"{n:,} draft{'s' if n != 1 else ''}",
+            after_refresh=self._refreshed,  # nothing is shown beside the list: a draft opens in a compose window
+        )
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COL_SUBJECT, QHeaderView.ResizeMode.Stretch)
         self.table.setColumnWidth(COL_SAVED, 150)
@@ -87,20 +93,10 @@ class DraftsView(RecordListView[Draft]):
         layout.addLayout(buttons)
         QShortcut(QKeySequence(Qt.Key.Key_Return), self.table, self.open_selected)
         QShortcut(QKeySequence.StandardKey.Delete, self.table, self.ask_delete)
-        self._update_count()
-        self.after_refresh(True, False)
+        self._refreshed(True, False)
 
     # -- the list ------------------------------------------------------------------------------------------
-    def show_record(self, record: Draft | None) -> None:
-        pass  # nothing beside the list: a draft opens in a compose window
-
-    def same_record(self, a: Draft, b: Draft) -> bool:
-        return a.id == b.id
-
-    def count_text(self, n: int) -> str:
-        return NO_DRAFTS if n == 0 else f"{n:,} draft{'s' if n != 1 else ''}"
-
-    def after_refresh(self, changed: bool, reselected: bool) -> None:
+    def _refreshed(self, changed: bool, reselected: bool) -> None:
         any_drafts = self.model.rowCount() > 0
         self.open_button.setEnabled(any_drafts)
         self.delete_button.setEnabled(any_drafts)

@@ -90,7 +90,14 @@ class MailboxView(RecordListView[MailboxEntry]):
         self.queue = queue
         self.clock: Clock = clock or SystemClock()
         self.confirm_box: QMessageBox | None = None
-        self._build_list(MailboxModel(queue, self.clock, self), "mailboxTable")
+        self._build_list(
+            MailboxModel(queue, self.clock, self),
+            "mailboxTable",
+            key=lambda e: e.id,
+            count_text=lambda n: f"{n:,} message{'s' if n != 1 else ''}",
+            show=self.show_entry,
+            after_refresh=self._refreshed,
+        )
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(COL_SUBJECT, QHeaderView.ResizeMode.Stretch)
@@ -119,6 +126,8 @@ class MailboxView(RecordListView[MailboxEntry]):
         self.clear_action.setToolTip("Clear mailbox (Ctrl+Shift+Delete)")
         self.clear_action.triggered.connect(self.clear_mailbox)
         self.addAction(self.clear_action)
+        self.model.modelReset.connect(self._update_clear_action)
+        self._update_clear_action()
         self.toolbar = QToolBar("Mailbox actions")
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.toolbar.addAction(self.refresh_action)
@@ -142,20 +151,13 @@ class MailboxView(RecordListView[MailboxEntry]):
         layout.addWidget(self.toolbar)
         layout.addWidget(intro)
         layout.addWidget(splitter, 1)
-        self._update_count()
-        self.show_record(None)
+        self.show_entry(None)
 
     # -- the list ------------------------------------------------------------------------------------------
-    def same_record(self, a: MailboxEntry, b: MailboxEntry) -> bool:
-        return a.id == b.id
-
-    def count_text(self, n: int) -> str:
-        return f"{n:,} message{'s' if n != 1 else ''}"
-
-    def after_refresh(self, changed: bool, reselected: bool) -> None:
+    def _refreshed(self, changed: bool, reselected: bool) -> None:
         # Unchanged: the list, the selection and the message stay as they are.
         if changed and not reselected:
-            self.show_record(None)
+            self.show_entry(None)
 
     def clear_mailbox(self) -> None:
         n = self.model.rowCount()
@@ -182,11 +184,11 @@ class MailboxView(RecordListView[MailboxEntry]):
             return
         self.refresh()
 
-    def _update_count(self, *args: Any) -> None:
-        super()._update_count()
+    def _update_clear_action(self) -> None:
         self.clear_action.setEnabled(self.model.rowCount() > 0)
 
-    def show_record(self, e: MailboxEntry | None) -> None:
+    def show_entry(self, e: MailboxEntry | None) -> None:
+        """The message ``e`` beside the list (its envelope and its tabs), or a hint for none."""
         if e is None:
             self.envelope.setText("Select a message to read it.")
             self.tabs.clear_message()

@@ -3,6 +3,7 @@ the entry under the cursor shown beside the list, and the same entry selected ag
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import QModelIndex, Qt
@@ -17,14 +18,33 @@ ROW_HEIGHT = 26
 
 
 class RecordListView(QWidget, Generic[T]):
-    """Subclasses make :attr:`model` and call :meth:`_build_list` first, then say how an entry is shown
-    (:meth:`show_record`), which entries are the same (:meth:`same_record`) and how the count reads."""
+    """Subclasses call :meth:`_build_list` first, with their model and what the list needs to know of their
+    entries: how one entry is told from another, how a count of them reads, what to do with the entry under the
+    cursor and after a refresh. Callables rather than methods to override: nothing to forget to implement (an
+    ``abc.ABC`` cannot be mixed into a Qt class: Shiboken's metaclass conflicts with ``ABCMeta``), and mypy checks
+    each against the entry type."""
 
     READ_ERROR = "The queue could not be read"
     model: PagedTableModel[T]
 
-    def _build_list(self, model: PagedTableModel[T], object_name: str) -> None:
+    def _build_list(
+        self,
+        model: PagedTableModel[T],
+        object_name: str,
+        *,
+        key: Callable[[T], Hashable],
+        count_text: Callable[[int], str],
+        show: Callable[[T | None], None] | None = None,
+        after_refresh: Callable[[bool, bool], None] | None = None,
+    ) -> None:
+        """``key``: an entry's identity, the same after a refresh; ``show``: the entry under the cursor (None for
+        none), shown beside the list; ``after_refresh(changed, reselected)``: after each refresh that read the
+        queue."""
         self.model = model
+        self._entry_key = key
+        self._entry_count_text = count_text
+        self._show_entry = show
+        self._on_refresh = after_refresh
         table = QTableView()
         table.setObjectName(object_name)
         table.setModel(model)
@@ -37,24 +57,13 @@ class RecordListView(QWidget, Generic[T]):
         table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
         table.verticalHeader().hide()
         table.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        table.selectionModel().currentRowChanged.connect(self._current_changed)
+        if show is not None:
+            table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.table = table
         self.count_label = QLabel()
         self.count_label.setProperty("role", "hint")
         model.modelReset.connect(self._update_count)
-
-    # -- for subclasses ------------------------------------------------------------------------------------
-    def show_record(self, record: T | None) -> None:
-        raise NotImplementedError
-
-    def same_record(self, a: T, b: T) -> bool:
-        raise NotImplementedError
-
-    def count_text(self, n: int) -> str:
-        raise NotImplementedError
-
-    def after_refresh(self, changed: bool, reselected: bool) -> None:
-        """Called after each refresh that read the queue."""
+        self._update_count()
 
     # -- shared --------------------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -68,16 +77,19 @@ class RecordListView(QWidget, Generic[T]):
             return
         reselected = False
         if changed and current is not None:
+            wanted = self._entry_key(current)
             for row in range(min(self.model.rowCount(), self.model.pages.PAGE)):
                 record = self.model.record(row)
-                if record is not None and self.same_record(record, current):
+                if record is not None and self._entry_key(record) == wanted:
                     self.table.selectRow(row)
                     reselected = True
                     break
-        self.after_refresh(changed, reselected)
+        if self._on_refresh is not None:
+            self._on_refresh(changed, reselected)
 
     def _update_count(self, *_args: Any) -> None:
-        self.count_label.setText(self.count_text(self.model.rowCount()))
+        self.count_label.setText(self._entry_count_text(self.model.rowCount()))
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        self.show_record(current.data(RECORD_ROLE) if current.isValid() else None)
+        assert self._show_entry is not None  # connected only when given
+        self._show_entry(current.data(RECORD_ROLE) if current.isValid() else None)
