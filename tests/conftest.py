@@ -1,14 +1,16 @@
-"""Shared fixtures: a fresh SQLite queue file in tmp_path and a fake clock."""
+"""Shared fixtures: a fresh SQLite queue file in tmp_path, a fake clock, an in-process keyring."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
 
+import keyring
 import pytest
 
 from mailgui.clock import FakeClock
 from mailgui.queue import Queue
+from tests.test_settings import MemoryKeyring
 
 # smtp_server (a real SMTP server on a free 127.0.0.1 port) and smtp_tls, for every test package; and a test
 # fails if it logs a WARNING or worse it did not declare with @pytest.mark.allow_log (tests/logfail.py).
@@ -26,6 +28,16 @@ def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "queue.sqlite3"
     monkeypatch.setenv("MAILGUI_DB", str(path))
     return path
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """An in-process keyring backend (the test machine has no OS keyring service), restored afterwards."""
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
 
 
 @pytest.fixture

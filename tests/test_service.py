@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
 import keyring.errors
 import pytest
 
@@ -28,16 +26,6 @@ def queue_to(queue: Queue, clock: FakeClock, to: str) -> int:
     return queue.enqueue(
         build_message(MessageFields(sender="ann@example.com", to=to, subject=f"to {to}", body="hi\n"), now=clock.now())
     )
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    """An in-process keyring backend (the test machine has no OS keyring service), restored afterwards."""
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 class LockedKeyring(MemoryKeyring):

@@ -68,7 +68,9 @@ def test_the_drafts_list_deletes_a_draft_only_once_confirmed(qtbot: QtBot, autho
     view.table.selectRow(subjects(view).index("Drop me"))
     view.delete_button.click()
     assert view.confirm.isVisible() and authorized.count_drafts() == 2  # asked, nothing gone yet
-    view.confirm.findChild(QPushButton, "deleteDraftYes").click()
+    yes = view.confirm.findChild(QPushButton, "deleteDraftYes")
+    assert yes is not None
+    yes.click()
     assert not view.confirm.isVisible()
     assert [d.fields.subject for d in authorized.list_drafts()] == ["Keep me"]
     assert subjects(view) == ["Keep me"] and doomed not in [d.id for d in authorized.list_drafts()]

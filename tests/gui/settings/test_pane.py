@@ -8,7 +8,6 @@ from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
 from pytestqt.qtbot import QtBot
 
@@ -17,6 +16,7 @@ from mailgui.gui.settings.pane import RelayForm, SettingsPane
 from mailgui.queue import Queue
 from mailgui.settings import Settings, get_password
 from tests.gui.conftest import AsyncRunner, until
+from tests.test_settings import MemoryKeyring
 
 
 @pytest.fixture
@@ -27,39 +27,11 @@ def pane(qtbot: QtBot, queue: Queue) -> Iterator[SettingsPane]:
     yield p
 
 
-class MemoryKeyring(KeyringBackend):
-    """An in-process keyring: the test machine has no OS keyring service to use."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.store.pop((service, username), None)
-
-
 @pytest.fixture
 def no_keyring() -> Iterator[None]:
     previous = keyring.get_keyring()
     keyring.set_keyring(fail.Keyring())
     yield
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
     keyring.set_keyring(previous)
 
 

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
 import pytest
 
 from mailgui.clock import FakeClock
@@ -18,22 +16,13 @@ from mailgui.gui.settings.pane import RelayForm, SettingsPane
 from mailgui.logsetup import configure_logging
 from mailgui.queue import Queue
 from tests.gui.conftest import AsyncRunner, until
-from tests.gui.settings.test_pane import MemoryKeyring
 from tests.gui.shell.test_end_to_end import cell, compose, running_app, sent_id
 from tests.logfail import expect_relay_failures
 from tests.smtpserver import SMTPTestServer, make_tls
 from tests.test_secrets import SECRET, file_bytes, forms
+from tests.test_settings import MemoryKeyring
 
 WRONG = "wrong-" + SECRET
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 def fill_relay(pane: SettingsPane, port: int, ca_file: Path, password: str) -> None:
@@ -95,7 +84,7 @@ def test_the_password_never_reaches_the_log_records_or_the_log_file(
             await until(pane.test_button.isEnabled, what="Test connection with the right password")
             assert pane.test_result.text().startswith("✔ OK: ")
             assert pane.save()
-            assert memory_keyring.store == {("mailgui", "ann@127.0.0.1"): SECRET}
+            assert memory_keyring.secrets == {("mailgui", "ann@127.0.0.1"): SECRET}
             clock.advance(3600)  # past the relay's backoff and the message's retry time
             session.backend.wake()  # type: ignore[union-attr]
             await server.wait_received(1)
