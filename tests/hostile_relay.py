@@ -84,7 +84,7 @@ MAX_LINE = 1 << 20  # a client line longer than this ends the session (a test's 
 
 def truly_delivered(relay: HostileRelay) -> set[tuple[str | None, str]]:
     """(Message-ID, recipient) for each recipient the server accepted in a transaction whose data it read whole
-    after its 354, and answered with 2xx: the only deliveries there were."""
+    after its 354, and answered with 250: the only deliveries there were."""
     return {(t.marker, rcpt) for t in relay.transactions if t.delivered for rcpt in t.accepted}
 
 
@@ -344,6 +344,7 @@ class HostileRelay:
             conn.transport.pause_reading()  # type: ignore[union-attr]
         own, go_on = await self._perform(conn, ops, default)
         code = first_code(own) if own is not None else None
+        record.answers.append((verb, _address(arg) if verb == "RCPT" else "", code))
         if tls_next and code != 220 and conn.open:
             conn.transport.resume_reading()  # type: ignore[union-attr]
         if verb == "EOD" and state.txn is not None:

@@ -166,8 +166,7 @@ class Transaction:
             self.mail_from is not None
             and self.said_354
             and self.data is not None
-            and self.end_code is not None
-            and 200 <= self.end_code < 300
+            and self.end_code == 250  # the only reply that ends the data (RFC 5321 4.3.2): no other 2xx proves it
         )
 
     @property
@@ -188,6 +187,9 @@ class ConnectionRecord:
     sent: int = 0  # bytes written to the client
     tls: bool = False
     discarded_at_tls: bytes = b""  # plain text the client sent after STARTTLS, thrown away at the handshake
+    # (verb, the RCPT's address or "", the code of the server's own reply or None): what it answered, as opposed
+    # to the lines it added (Extra, DUPLICATE) that answer nothing
+    answers: list[tuple[str, str, int | None]] = field(default_factory=list)
     transactions: list[Transaction] = field(default_factory=list)
     closed_by_client: bool = False
 

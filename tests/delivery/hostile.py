@@ -72,4 +72,21 @@ def assert_sent_means_delivered(queue: Queue, relay: HostileRelay) -> None:
         summary = queue.get_message(mid).summary
         if summary.status == Status.SENT:
             assert {r.status for r in summary.recipients} == {"delivered"}, summary
+    assert_failed_means_refused(queue, relay)
     assert relay.errors == []
+
+
+def assert_failed_means_refused(queue: Queue, relay: HostileRelay) -> None:
+    """A recipient fails only on a refusal the relay really gave: its own 5xx reply to that RCPT, or to a MAIL,
+    DATA or end of data. Never on a line the relay added out of turn, nor on a dialogue broken by a violation."""
+    refusals = {
+        (verb if verb != "RCPT" else address, code)
+        for record in relay.connections
+        for verb, address, code in record.answers
+        if code is not None and 500 <= code < 600
+    }
+    for mid in queue.message_ids():
+        for r in queue.get_message(mid).summary.recipients:
+            if r.status == "failed":
+                ways = {(r.address, r.code), ("MAIL", r.code), ("DATA", r.code), ("EOD", r.code)}
+                assert refusals & ways, f"{r.address} failed with {r.code} {r.reply!r}, which the relay never said"

@@ -6,8 +6,9 @@ n-th time it comes) with any code, text that is not UTF-8, a reply split across 
 duplicated, with lines nobody asked for before or after it, or a hang-up (mid-data too); with and without
 PIPELINING, STARTTLS and AUTH, over one or two connections. The worker makes one to three passes, the clock moved on
 between them. After each pass: a recipient is delivered in the queue only if the relay took the message for it
-(``truly_delivered``), byte for byte; no message is left `sending`; a `sent` message has every recipient delivered;
-the worker never raises. At the end: every attempt the worker made is recorded, once.
+(``truly_delivered``), byte for byte; a recipient fails only on a 5xx the relay itself answered (never on a line
+added out of turn); no message is left `sending`; a `sent` message has every recipient delivered; the worker never
+raises. At the end: every attempt the worker made is recorded, once.
 
 What no client can tell apart is left out by construction, so that a failure is always the client's:
 
@@ -67,7 +68,8 @@ pytestmark = expect_relay_failures  # every relay here fails, and the worker say
 FUZZ_EXAMPLES = int(os.environ.get("MAILGUI_FUZZ_EXAMPLES", "500"))
 RELAY_TIMEOUT = 0.25  # seconds a silent relay is given: every dropped reply costs this much of the run
 # RCPT comes most often; STARTTLS and AUTH are added when the example uses them.
-VERBS = ("GREETING", "EHLO", "MAIL", "RCPT", "RCPT", "DATA", "EOD", "RSET", "QUIT", "HELO")
+# DATA and the end of the data come twice as often too: a 2xx there is where a lie would make mail look sent.
+VERBS = ("GREETING", "EHLO", "MAIL", "RCPT", "RCPT", "DATA", "DATA", "EOD", "EOD", "RSET", "QUIT", "HELO")
 ADDRESSES = ("a@example.org", "b@example.org", "c@example.org", "d@example.net")
 
 CODES = st.one_of(
@@ -119,6 +121,14 @@ TAKING = st.one_of(
 )
 
 
+# The lies a relay most likely tells to make mail look sent: a positive reply where another one belongs (250 to DATA,
+# 251 or 220 to the end of the data, 354 to a RCPT). Each example gets up to two besides its random misbehaviours.
+LIE = st.tuples(st.sampled_from([200, 211, 220, 221, 235, 250, 251, 252, 334, 354]), TEXT).map(
+    lambda c: (Reply(b"%03d %s\r\n" % c),)
+)
+LIE_STEPS = st.tuples(st.sampled_from(("MAIL", "RCPT", "DATA", "DATA", "EOD", "EOD", "EOD", "RSET")), st.integers(1, 3))
+
+
 @dataclass(frozen=True)
 class Dialogue:
     pipelining: bool
@@ -143,6 +153,7 @@ def dialogues(draw: st.DrawFn) -> Dialogue:
     verbs = VERBS + ("STARTTLS",) * starttls + ("AUTH",) * auth
     keys = st.tuples(st.sampled_from(verbs), st.integers(1, 4))
     actions = draw(st.dictionaries(keys, action, min_size=1, max_size=8))
+    actions = {**draw(st.dictionaries(LIE_STEPS, LIE, max_size=2)), **actions}
     return Dialogue(pipelining, starttls, auth, draw(st.sampled_from([1, 1, 2])), actions)
 
 

@@ -93,16 +93,19 @@ async def test_an_unsolicited_line_after_the_greeting_drops_the_connection_and_s
     assert_sent_means_delivered(authorized, relay)
 
 
-@pytest.mark.parametrize("write", ["same-write", "next-write"])
+@pytest.mark.parametrize("write", ["same-write", "next-write", "partial-line"])
 async def test_replies_injected_in_plain_text_with_the_220_to_starttls_are_never_read_as_replies(
     authorized: Queue, clock: FakeClock, enqueue: Enqueue, tmp_path: Path, write: str
 ) -> None:
     """CVE-2011-0411: faked replies for EHLO, MAIL, RCPT, DATA and the end of data follow the 220 in plain text,
     in the same write or the next. After TLS the relay refuses everything: only the fakes could make it look sent.
     (next-write: whether the fakes come before the client starts the handshake or into it is the loop's choice;
-    either way they must not count.)"""
+    either way they must not count. partial-line: a line begun in plain text, "250 mx " with no end, would make the
+    first reply over TLS read "250 mx 554 5.7.0 ...": a 250 to EHLO.)"""
     tls = make_tls(tmp_path)
     fakes = b"250 mx\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go ahead\r\n250 2.0.0 Ok: queued\r\n"
+    if write == "partial-line":
+        fakes = b"250 mx "
     gap = (GAP,) if write == "next-write" else ()
     async with HostileRelay(tls=tls) as relay:
         relay.script.on("STARTTLS", Reply(b"220 2.0.0 Ready to start TLS\r\n"), *gap, Extra(fakes))
@@ -301,6 +304,17 @@ MISBEHAVIOURS = {
     ),
     "data-250": (
         lambda r: r.script.on("DATA", *reply("250 2.0.0 Ok")),
+        {a: ("pending", None) for a in ("a@example.org", "b@example.org", "c@example.org")},
+        Status.DEFERRED,
+    ),
+    # Only 250 ends the data (RFC 5321 4.3.2): a 251 or 220 there is no proof the relay took the message.
+    "end-of-data-251": (
+        lambda r: r.script.on("EOD", *reply("251 2.0.0 sure")),
+        {a: ("pending", None) for a in ("a@example.org", "b@example.org", "c@example.org")},
+        Status.DEFERRED,
+    ),
+    "end-of-data-220": (
+        lambda r: r.script.on("EOD", *reply("220 2.0.0 whatever")),
         {a: ("pending", None) for a in ("a@example.org", "b@example.org", "c@example.org")},
         Status.DEFERRED,
     ),
