@@ -47,6 +47,8 @@ _BY_STATUS: dict[str, Reason] = {
     "2.2": Reason.MAILBOX_FULL,
     "2.3": Reason.TOO_LARGE,  # message length exceeds administrative limit
     "3.4": Reason.TOO_LARGE,  # message too big for system
+    "4.3": Reason.OTHER,  # directory server failure
+    "4.4": Reason.OTHER,  # unable to route: no MX or address found to send to (qmail's "couldn't find a mail exchanger")
     "4.7": Reason.EXPIRED,  # delivery time expired
     "7.13": Reason.OTHER,  # user account disabled
 }
@@ -113,6 +115,7 @@ _STRONG: list[tuple[Reason, tuple[str, ...]]] = [
             r"relay(?:ing)? (?:access )?(?:denied|not permitted|prohibited|not allowed)",
             r"(?:unable|not permitted|not allowed) to relay",
             r"we do not relay",
+            r"\bno relaying\b",
             # a mailbox that exists but is disabled, suspended or locked
             r"(?:account|mailbox|recipient|user|address)\b.{0,40}\b(?:disabled|suspended|inactive|deactivated"
             r"|locked|frozen|is blocked|est bloque)",
@@ -132,6 +135,8 @@ _STRONG: list[tuple[Reason, tuple[str, ...]]] = [
             r"mail (?:loop|for .* loops back)",
             r"too many hops",
             r"not accepting (?:network )?messages",
+            # no encrypted channel could be set up: the two servers' TLS settings, not the message or recipient
+            r"(?:does not|doesn't) (?:support|offer) (?:tls|starttls)|tls (?:negotiation|handshake) failed",
         ),
     ),
     (
@@ -152,6 +157,7 @@ _STRONG: list[tuple[Reason, tuple[str, ...]]] = [
             r"domain couldn't be found",
             r"not a valid domain",
             r"dns type 'mx' lookup",
+            r"(?<![@\w.-])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,} does not exist",  # a domain name, not an address
         ),
     ),
     (
@@ -175,6 +181,7 @@ _STRONG: list[tuple[Reason, tuple[str, ...]]] = [
             r"purported responsible address",
             r"sender (?:address )?(?:rejected|denied|refused|verify failed|is not allowed)",
             r"sender domain",
+            r"\b(?:from|sender)(?: address| domain)?:? (?:address |domain )?is (?:invalid|not valid)",
             r"(?:client|sender) host rejected",
             r"refused to talk to me",
             r"(?:ip|address|host|you|domain|server) (?:is |are |was |has been )?(?:black)?listed",
@@ -217,7 +224,16 @@ _STRONG: list[tuple[Reason, tuple[str, ...]]] = [
 # Words that lean one way but are said of many things: used only when nothing above spoke.
 _WEAK: list[tuple[Reason, tuple[str, ...]]] = [
     (Reason.EXPIRED, (r"giving up", r"given up")),
-    (Reason.UNKNOWN_USER, (r"does not exist", r"mailbox unavailable", r"address rejected", r"recipient rejected")),
+    (
+        Reason.UNKNOWN_USER,
+        (
+            r"does not exist",
+            r"mailbox unavailable",
+            r"address rejected",
+            r"recipient rejected",
+            r"check (?:if|that|whether) (?:the )?(?:e-?mail )?address is (?:correct|valid|right)",
+        ),
+    ),
     (Reason.BLOCKED, (r"policy", r"prohibited|forbidden", r"access denied", r"message rejected", r"\brejected\b")),
 ]
 
@@ -237,7 +253,10 @@ _COMMANDS = [
             r"|smtp command:? data|data command|after the data"
         ),
     ),
-    (Command.RCPT, re.compile(r"in reply to rcpt|after rcpt|>>> rcpt|our rcpt|rcpt to command|smtp command:? rcpt")),
+    (
+        Command.RCPT,
+        re.compile(r"in reply to rcpt|after rcpt|>>> rcpt|our rcpt|rcpt to command|smtp command:? rcpt|\[rcpt_to\]"),
+    ),
     (Command.MAIL, re.compile(r"in reply to mail from|after mail from|>>> mail from|our mail from|mail from command")),
     (
         Command.CONNECT,
@@ -288,8 +307,8 @@ def classify(status: str | None, diagnostic: str, context: str = "", cmd: Comman
     reason = _reason(status, flat(diagnostic), flat(context))
     if reason is Reason.UNKNOWN_USER and cmd is Command.DATA and by_status(status) is not Reason.UNKNOWN_USER:
         return Reason.OTHER  # refused after the data: a filter's verdict on the message, not a missing mailbox
-    if reason in (Reason.UNKNOWN_USER, Reason.OTHER) and cmd is Command.MAIL:
-        return Reason.BLOCKED  # the sender was refused, before any recipient was named
+    if reason in (Reason.UNKNOWN_USER, Reason.DOMAIN_NOT_FOUND, Reason.OTHER) and cmd is Command.MAIL:
+        return Reason.BLOCKED  # the sender (or its domain) was refused, before any recipient was named
     if reason is Reason.DOMAIN_NOT_FOUND and (
         (status or "").startswith("4") or "not found, try again" in flat(diagnostic)
     ):

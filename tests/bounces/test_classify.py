@@ -96,8 +96,48 @@ def test_a_temporary_dns_failure_is_not_a_verdict_on_the_domain() -> None:
         ("550 user unknown (in reply to end of DATA command)", Command.DATA),
         ("SMTP error from remote mail server after RCPT TO:<bob@example.com>: 550", Command.RCPT),
         ("host x said: 553 sender refused (in reply to MAIL FROM command)", Command.MAIL),
+        ("550 5.2.1 <bob@example.com>... User Unknown [RCPT_TO]", Command.RCPT),  # Yahoo's bracketed step
         ("550 user unknown", None),
     ],
 )
 def test_the_command_a_refusal_answered(text: str, cmd: Command | None) -> None:
     assert command(text) is cmd
+
+
+def test_no_route_and_a_directory_failure_are_other_whatever_the_mta_adds() -> None:
+    """qmail says "I've given up" on every permanent error: that is no expiry."""
+    given_up = "This is a permanent error; I've given up. Sorry it didn't work out."
+    assert (
+        classify("5.4.4", "Sorry, I couldn't find a mail exchanger or IP address. (#5.4.4)", given_up) is Reason.OTHER
+    )
+    assert classify("5.4.3", "directory lookup failed (#5.4.3)", given_up) is Reason.OTHER
+
+
+def test_no_relaying_is_other_not_an_unknown_user() -> None:
+    diagnostic = "550 5.7.0 <bob@example.net>: Recipient address rejected: No relaying"
+    assert classify("5.7.0", diagnostic) is Reason.OTHER
+
+
+def test_a_server_without_tls_is_other_not_blocked() -> None:
+    context = "Google tried to deliver your message, but it was rejected by the recipient domain."
+    assert classify(None, "500 Remote server does not support TLS (state 6).", context) is Reason.OTHER
+
+
+def test_a_domain_that_does_not_exist_is_not_an_address_that_does_not() -> None:
+    assert classify(None, "553 mail.example.net does not exist") is Reason.DOMAIN_NOT_FOUND
+    assert classify(None, "550 bob@example.net does not exist") is Reason.UNKNOWN_USER
+
+
+def test_a_domain_refused_at_mail_from_is_the_senders_and_blocked() -> None:
+    assert classify(None, "553 sender domain: Host unknown", cmd=Command.MAIL) is Reason.BLOCKED
+    assert classify(None, "553 Host unknown", cmd=Command.MAIL) is Reason.BLOCKED
+
+
+def test_an_invalid_from_is_the_sender_refused() -> None:
+    diagnostic = "550 5.2.0 <alice@example.com> From: Domain is invalid. Please provide a valid From:"
+    assert classify("5.2.0", diagnostic) is Reason.BLOCKED
+
+
+def test_check_the_address_leans_to_an_unknown_user() -> None:
+    diagnostic = "Unable to deliver message to <bob@example.net>. Please check if address is correct."
+    assert classify(None, diagnostic) is Reason.UNKNOWN_USER
