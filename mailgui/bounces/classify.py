@@ -307,6 +307,8 @@ def classify(status: str | None, diagnostic: str, context: str = "", cmd: Comman
     reason = _reason(status, flat(diagnostic), flat(context))
     if reason is Reason.UNKNOWN_USER and cmd is Command.DATA and by_status(status) is not Reason.UNKNOWN_USER:
         return Reason.OTHER  # refused after the data: a filter's verdict on the message, not a missing mailbox
+    if reason is Reason.OTHER and cmd is Command.CONNECT and not _matches(_STRONG_RE, flat(diagnostic)):
+        return Reason.BLOCKED  # refused at the greeting, before a sender or recipient was named: the sending host
     if reason in (Reason.UNKNOWN_USER, Reason.DOMAIN_NOT_FOUND, Reason.OTHER) and cmd is Command.MAIL:
         return Reason.BLOCKED  # the sender (or its domain) was refused, before any recipient was named
     if reason is Reason.DOMAIN_NOT_FOUND and (

@@ -113,8 +113,8 @@ def _from_dsn(msg: Message, dsn: list[fields.DsnRecipient], human: str, message_
 def _command(address: str, texts: list[str], explanation: str, recipients: int) -> Command | None:
     """The command a recipient's refusal answered: from a session transcript, its own texts, or the report's
     when it is about that recipient alone."""
-    said = plain.transcript_command(explanation, address)
-    if said in ("DATA", "RCPT", "MAIL"):
+    said = plain.transcript_command(explanation, address, alone=recipients == 1)
+    if said in ("CONNECT", "DATA", "RCPT", "MAIL"):
         return Command(said.lower())
     for text in texts:
         found = command(text)

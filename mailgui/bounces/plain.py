@@ -154,15 +154,35 @@ def stands_alone(text: str, address: str) -> bool:
     return bool(pattern.search(text))
 
 
-def transcript_command(text: str, address: str) -> str | None:
-    """In a session transcript (`>>> RCPT TO:<...>` / `<<< 550 ...`), the command the first reply naming
-    `address` answered."""
+# A reply that DATA got because no recipient was taken: a consequence of the refusal, not the refusal.
+_NO_RECIPIENTS = re.compile(r"no (?:valid )?recipients|need rcpt", re.IGNORECASE)
+_REFUSAL = re.compile(r"^<<< ?([45])\d\d\b")
+
+
+def transcript_command(text: str, address: str, alone: bool = False) -> str | None:
+    """In a session transcript (`... while talking to host:` / `>>> RCPT TO:<...>` / `<<< 550 ...`), the command
+    the first reply naming `address` answered ("CONNECT" for the greeting, before any command). When no reply
+    names it and the report is about that recipient `alone`, the command the last refusal answered (the last
+    permanent one, if any: earlier sessions may have failed only for a while)."""
+    replies: list[tuple[str | None, str]] = []  # (command answered, reply line lower case)
     last: str | None = None
-    needle = address.lower()
     for line in text.splitlines():
         stripped = line.strip()
-        if stripped.startswith(">>>"):
-            last = stripped[3:].strip().split(" ")[0].upper().rstrip(":") if stripped[3:].strip() else None
-        elif stripped.startswith("<<<") and needle in stripped.lower():
-            return last
+        if stripped.lower().lstrip(". ").startswith("while talking to"):
+            last = "CONNECT"  # a new session: a reply before any command is the server's greeting
+        elif stripped.startswith(">>>"):
+            words = stripped[3:].strip().split(" ")
+            last = words[0].upper().rstrip(":") if words[0] else None
+        elif stripped.startswith("<<<"):
+            replies.append((last, stripped.lower()))
+    needle = address.lower()
+    for cmd, reply in replies:
+        if needle in reply:
+            return cmd
+    if alone:
+        refusals = [
+            (cmd, m.group(1)) for cmd, r in replies if (m := _REFUSAL.match(r)) and not _NO_RECIPIENTS.search(r)
+        ]
+        permanent = [cmd for cmd, code in refusals if code == "5"]
+        return permanent[-1] if permanent else (refusals[-1][0] if refusals else None)
     return None

@@ -141,3 +141,10 @@ def test_an_invalid_from_is_the_sender_refused() -> None:
 def test_check_the_address_leans_to_an_unknown_user() -> None:
     diagnostic = "Unable to deliver message to <bob@example.net>. Please check if address is correct."
     assert classify(None, diagnostic) is Reason.UNKNOWN_USER
+
+
+def test_a_refusal_at_the_greeting_is_blocked_unless_its_words_say_otherwise() -> None:
+    diagnostic = "554 mx.example.net : you've reached your daily relay quota"
+    assert classify(None, diagnostic, cmd=Command.CONNECT) is Reason.BLOCKED
+    assert classify("4.2.1", "421 4.2.1 Service refused, please try later", cmd=Command.CONNECT) is Reason.BLOCKED
+    assert classify(None, "connect to mx.example.net: Connection refused", cmd=Command.CONNECT) is Reason.OTHER

@@ -281,3 +281,31 @@ def test_an_expired_action_is_a_final_failure_that_expired() -> None:
     )
     assert report.kind is Kind.BOUNCE
     assert [(r.address, r.reason) for r in report.recipients] == [("bob@example.net", Reason.EXPIRED)]
+
+
+def sendmail_report(transcript: str, status: str, diagnostic: str) -> bytes:
+    human = f"<bob@example.net>\n\n   ----- Transcript of session follows -----\n{transcript}"
+    return dsn(block("bob@example.net", "failed", status, diagnostic), human=human)
+
+
+def test_a_refused_greeting_in_a_transcript_is_the_sending_host_blocked() -> None:
+    transcript = """\
+... while talking to mx.example.net.:
+<<< 554 mx.example.net ESMTP not accepting connections
+>>> QUIT
+<<< 421 4.7.0 mx.example.net Error: too many errors
+554 5.0.0 Service unavailable"""
+    report = parse_report(sendmail_report(transcript, "5.5.0", "554 mx.example.net ESMTP not accepting connections"))
+    assert report.recipients[0].reason is Reason.BLOCKED
+
+
+def test_a_session_that_failed_for_a_while_does_not_name_the_step_of_the_final_refusal() -> None:
+    transcript = """\
+... while talking to a.example.net.:
+<<< 450 busy - please try later
+... while talking to b.example.net.:
+>>> DATA
+<<< 554 Transaction failed
+554 5.0.0 Service unavailable"""
+    report = parse_report(sendmail_report(transcript, "5.0.0", "554 Transaction failed"))
+    assert report.recipients[0].reason is Reason.OTHER
