@@ -12,8 +12,9 @@ recipient, and many servers send x.0.0 whatever the cause. So:
 
 Then where the refusal happened: an "unknown user" answered to the message's data (not to RCPT TO) comes from a
 filter that read the message, not from a directory lookup, and is `other` (unless its status is 5.1.1: pipelined
-sessions answer RCPT TO after DATA is sent, so a transcript can show DATA before a true unknown user); a refusal of MAIL FROM is the sender
-refused (`blocked`). A domain not found on a temporary (4.x.x) failure, or "Host not found, try again", is
+sessions answer RCPT TO after DATA is sent, so a transcript can show DATA before a true unknown user; where the
+transcript shows DATA refused for want of recipients, `plain.transcript_command` already says RCPT); a refusal of
+MAIL FROM is the sender (or its domain) refused, and one at the greeting the sending host (`blocked`). A domain not found on a temporary (4.x.x) failure, or "Host not found, try again", is
 the reporting MTA's own DNS trouble (`other`), not a verdict on the domain.
 """
 

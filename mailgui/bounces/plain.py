@@ -154,7 +154,8 @@ def stands_alone(text: str, address: str) -> bool:
     return bool(pattern.search(text))
 
 
-# A reply that DATA got because no recipient was taken: a consequence of the refusal, not the refusal.
+# A reply that DATA got because no recipient was taken: a consequence of the refusal, not the refusal; and the
+# replies before it in the same pipelined session (RFC 2920) answered the RCPT TO commands sent with DATA.
 _NO_RECIPIENTS = re.compile(r"no (?:valid )?recipients|need rcpt", re.IGNORECASE)
 _REFUSAL = re.compile(r"^<<< ?([45])\d\d\b")
 
@@ -175,6 +176,9 @@ def transcript_command(text: str, address: str, alone: bool = False) -> str | No
             last = words[0].upper().rstrip(":") if words[0] else None
         elif stripped.startswith("<<<"):
             replies.append((last, stripped.lower()))
+    for i, (cmd, reply) in enumerate(replies):
+        if cmd == "DATA" and any(_NO_RECIPIENTS.search(r) for c, r in replies[i + 1 :] if c == "DATA"):
+            replies[i] = ("RCPT", reply)
     needle = address.lower()
     for cmd, reply in replies:
         if needle in reply:

@@ -309,3 +309,15 @@ def test_a_session_that_failed_for_a_while_does_not_name_the_step_of_the_final_r
 554 5.0.0 Service unavailable"""
     report = parse_report(sendmail_report(transcript, "5.0.0", "554 Transaction failed"))
     assert report.recipients[0].reason is Reason.OTHER
+
+
+def test_a_pipelined_refusal_shown_after_data_answered_rcpt_to() -> None:
+    """DATA refused for want of recipients: the replies read before it answered the RCPT TO sent with it."""
+    transcript = """\
+... while talking to mx.example.net.:
+>>> DATA
+<<< 550 5.5.0 Invalid recipient
+550 5.1.1 <bob@example.net>... User unknown
+<<< 554 5.5.1 Error: no valid recipients"""
+    report = parse_report(sendmail_report(transcript, "5.5.0", "550 5.5.0 Invalid recipient"))
+    assert report.recipients[0].reason is Reason.UNKNOWN_USER
