@@ -6,7 +6,8 @@ recipient, and many servers send x.0.0 whatever the cause. So:
 
 1. Words that say one specific thing ("user unknown", "mailbox full", "relay access denied") decide. When words
    of several classes are there ("550 5.7.1 unknown user: your IP is listed as spam"), the status code picks
-   among them, and without one, the class listed first below.
+   among them, and without one, the class listed first below. One exception: "user unknown" with a code that
+   says the mailbox exists but takes no mail (5.2.1 disabled) is `other`, unless it answered RCPT TO.
 2. Otherwise a specific status code decides ("550 5.7.1 ..." is `blocked`).
 3. Otherwise vaguer words ("rejected", "denied", "not accepted"), then `other`.
 
@@ -305,7 +306,7 @@ def classify(status: str | None, diagnostic: str, context: str = "", cmd: Comman
     `diagnostic` is what was said about this recipient; `context` the rest of the report's human-readable text,
     read only when the diagnostic and the status say nothing; `cmd` the command the refusal answered, if known.
     """
-    reason = _reason(status, flat(diagnostic), flat(context))
+    reason = _reason(status, flat(diagnostic), flat(context), cmd)
     if reason is Reason.UNKNOWN_USER and cmd is Command.DATA and by_status(status) is not Reason.UNKNOWN_USER:
         return Reason.OTHER  # refused after the data: a filter's verdict on the message, not a missing mailbox
     if reason is Reason.OTHER and cmd is Command.CONNECT and not _matches(_STRONG_RE, flat(diagnostic)):
@@ -319,11 +320,17 @@ def classify(status: str | None, diagnostic: str, context: str = "", cmd: Comman
     return reason
 
 
-def _reason(status: str | None, diagnostic: str, context: str) -> Reason:
+def _reason(status: str | None, diagnostic: str, context: str, cmd: Command | None = None) -> Reason:
     from_status = by_status(status)
     strong = _matches(_STRONG_RE, diagnostic)
     if strong:
-        return from_status if from_status in strong else strong[0]
+        if from_status in strong:
+            return from_status
+        if strong[0] is Reason.UNKNOWN_USER and from_status is Reason.OTHER and cmd is not Command.RCPT:
+            # "550 5.2.1 ... User Unknown": the code says the mailbox is there but takes nothing (disabled, moved).
+            # Only an answer to RCPT TO, the directory lookup itself, makes the words the verdict.
+            return from_status
+        return strong[0]
     if from_status is not None:
         return from_status
     strong = _matches(_STRONG_RE, context)

@@ -58,7 +58,8 @@ def test_a_policy_status_with_spam_words_is_blocked_not_unknown_user() -> None:
 
 def test_words_that_say_one_thing_win_over_a_status_that_says_another() -> None:
     # Servers send 5.2.1 or 5.7.1 for unknown users, and 5.1.1 for rate limits.
-    assert classify("5.2.1", "550 5.2.1 <bob@example.com>... User Unknown") is Reason.UNKNOWN_USER
+    assert classify("5.2.1", "550 5.2.1 <bob@example.com>... User Unknown", cmd=Command.RCPT) is Reason.UNKNOWN_USER
+    assert classify("5.7.1", "550 5.7.1 <bob@example.com>... User Unknown") is Reason.UNKNOWN_USER
     assert classify("5.1.1", "550 5.1.1 has sent to too many recipients this hour") is Reason.OTHER
     assert classify("5.1.10", "550 5.1.10 RESOLVER.ADR.RecipientNotFound; not found") is Reason.UNKNOWN_USER
 
@@ -148,3 +149,11 @@ def test_a_refusal_at_the_greeting_is_blocked_unless_its_words_say_otherwise() -
     assert classify(None, diagnostic, cmd=Command.CONNECT) is Reason.BLOCKED
     assert classify("4.2.1", "421 4.2.1 Service refused, please try later", cmd=Command.CONNECT) is Reason.BLOCKED
     assert classify(None, "connect to mx.example.net: Connection refused", cmd=Command.CONNECT) is Reason.OTHER
+
+
+def test_unknown_user_with_a_disabled_mailbox_code_is_other_unless_it_answered_rcpt_to() -> None:
+    """5.2.1 says the mailbox is there and takes nothing; only the RCPT TO lookup's own answer outweighs it."""
+    diagnostic = "550 5.2.1 <bob@example.com>... User Unknown"
+    assert classify("5.2.1", diagnostic) is Reason.OTHER
+    assert classify("5.2.1", diagnostic, cmd=Command.DATA) is Reason.OTHER
+    assert classify("5.2.1", diagnostic, cmd=Command.RCPT) is Reason.UNKNOWN_USER
