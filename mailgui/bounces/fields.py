@@ -90,3 +90,21 @@ def recipients(blocks: list[Block]) -> list[DsnRecipient]:
 def _is_address(value: str) -> bool:
     local, at, domain = value.rpartition("@")
     return bool(at and local and domain)
+
+
+# "5.1.0 - Unknown address error 550-'5.7.1 <...>... Access denied' (delivery attempts: 0)": Amazon SES's own
+# reading of the reply first, then the remote server's reply in quotes.
+_QUOTED_REPLY = re.compile(r"^[245]\.\d{1,3}\.\d{1,3} - [^']*?\b([245]\d\d)[- ]'(.+)'")
+
+
+def quoted_reply(status: str | None, diagnostic: str) -> tuple[str | None, str]:
+    """The status and text to class a recipient by: where the reporting MTA glosses the remote server's reply and
+    quotes it, the reply itself (and its status code, when the report's own is the generic x.0.0)."""
+    m = _QUOTED_REPLY.match(diagnostic)
+    if m is None:
+        return status, diagnostic
+    said = f"{m.group(1)} {m.group(2)}"
+    own = status_code(said)
+    if own is not None and (status is None or status.endswith(".0.0")):
+        status = own
+    return status, said

@@ -92,12 +92,13 @@ def _from_dsn(msg: Message, dsn: list[fields.DsnRecipient], human: str, message_
                 diagnostic = by_text[r.address.lower()].diagnostic
             own = by_text[r.address.lower()].diagnostic if r.address.lower() in by_text else ""
             cmd = _command(r.address, [diagnostic, own], explanation, len(failed))
-            reason = classify(r.status, diagnostic, explanation, cmd)
+            status, said = fields.quoted_reply(r.status, diagnostic)
+            reason = classify(status, said, explanation, cmd)
             if reason is Reason.OTHER and r.status == "4.4.1":
                 reason = Reason.EXPIRED  # "no answer from host" until the MTA gave up: its retries ran out
             if r.action.startswith("expire") and reason is not Reason.EXPIRED and not _is_permanent(r.status):
                 reason = Reason.EXPIRED  # SendGrid's "Action: expired": its retries ran out, whatever the last try said
-            out.append(Recipient(r.address, r.status, reason, diagnostic or _first_line(explanation), r.remote_mta))
+            out.append(Recipient(r.address, status, reason, diagnostic or _first_line(explanation), r.remote_mta))
         return Report(Kind.BOUNCE, tuple(_unique(out)), message_id)
     if delayed:
         out = [

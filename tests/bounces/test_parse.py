@@ -321,3 +321,11 @@ def test_a_pipelined_refusal_shown_after_data_answered_rcpt_to() -> None:
 <<< 554 5.5.1 Error: no valid recipients"""
     report = parse_report(sendmail_report(transcript, "5.5.0", "550 5.5.0 Invalid recipient"))
     assert report.recipients[0].reason is Reason.UNKNOWN_USER
+
+
+def test_the_remote_reply_an_mta_quotes_after_its_own_gloss_is_what_classes_the_recipient() -> None:
+    """Amazon SES: its own reading ("Unknown address error") first, then the remote server's reply in quotes."""
+    diagnostic = "5.1.0 - Unknown address error 550-'5.7.1 <alice@example.com>... Access denied' (delivery attempts: 0)"
+    report = parse_report(dsn(block("bob@example.net", "failed", "5.0.0", diagnostic)))
+    assert [(r.status, r.reason) for r in report.recipients] == [("5.7.1", Reason.BLOCKED)]
+    assert report.recipients[0].diagnostic == diagnostic
