@@ -35,7 +35,7 @@ def parse_report(data: bytes) -> Report:
     return _printable(_parse(parse_bytes(data)))
 
 
-def _parse(msg: Message) -> Report:
+def _parse(msg: Message, nested: bool = False) -> Report:
     parts = list(report_parts(msg))
     texts = [part_text(p) for p in parts if _is_text(p)]
     human = "\n".join(texts)
@@ -62,6 +62,9 @@ def _parse(msg: Message) -> Report:
     if says_auto_reply(msg, strong_only=True):
         return Report(Kind.AUTO_REPLY, (), _in_reply_to(msg))
     if looks_like_bounce(msg):
+        forwarded = None if nested else _forwarded_report(msg, human, original)
+        if forwarded is not None:
+            return forwarded
         recipients = _from_text(msg, human, original)
         if recipients:
             kind = Kind.DELAY if plain.only_delayed(plain.explanation(human)) else Kind.BOUNCE
@@ -69,6 +72,17 @@ def _parse(msg: Message) -> Report:
     if says_auto_reply(msg) and not sender_is_system(msg):  # a bounce we could not read says auto-replied too
         return Report(Kind.AUTO_REPLY, (), _in_reply_to(msg))
     return Report(Kind.OTHER, (), message_id if dsn else None)
+
+
+def _forwarded_report(msg: Message, human: str, original: Message | None) -> Report | None:
+    """A mail system's notice that names nobody and attaches another mail system's bounce (a gateway passing on
+    the bounce it got): the attached bounce's report. A person's forward is never read this way."""
+    if original is None or not sender_is_system(original):
+        return None
+    if plain.candidates(plain.explanation(human), _own(msg)):
+        return None  # the notice names its own failed addresses
+    report = _parse(original, nested=True)
+    return report if report.kind in (Kind.BOUNCE, Kind.DELAY) else None
 
 
 def _is_text(part: Message) -> bool:

@@ -329,3 +329,30 @@ def test_the_remote_reply_an_mta_quotes_after_its_own_gloss_is_what_classes_the_
     report = parse_report(dsn(block("bob@example.net", "failed", "5.0.0", diagnostic)))
     assert [(r.status, r.reason) for r in report.recipients] == [("5.7.1", Reason.BLOCKED)]
     assert report.recipients[0].diagnostic == diagnostic
+
+
+def test_a_gateway_notice_that_names_nobody_passes_on_the_bounce_it_attaches() -> None:
+    notice = (
+        b"""\
+From: Mail Delivery Subsystem <MAILER-DAEMON@gateway.example.com>
+To: Notifications <notify@gateway.example.com>
+Subject: Returned mail: User unknown
+Content-Type: multipart/mixed; boundary="G"
+
+--G
+Content-Type: text/plain
+
+The original message was received at Thu Oct 13 15:22:22 2015
+
+----- The following addresses had permanent delivery errors -----
+
+--G
+Content-Type: message/rfc822
+
+"""
+        + dsn(block("bob@example.net", "failed", "5.1.1", "550 5.1.1 User unknown"))
+        + b"\n--G--\n"
+    )
+    report = parse_report(notice)
+    assert report.kind is Kind.BOUNCE
+    assert [(r.address, r.reason) for r in report.recipients] == [("bob@example.net", Reason.UNKNOWN_USER)]
