@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 MAX_REPLY_BYTES = 64 * 1024  # one reply, all its lines; the EHLO of a large provider is under 1 KiB
 MAX_REPLY_LINES = 512
+SEEN_LINES = 64  # single-line replies a parser remembers: a relay says "250 2.1.5 Ok" once a recipient
 
 # A C0 control (but tab) or DEL in a reply: shown escaped, never raw (the attempt log, the GUI, the log file).
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -51,13 +52,17 @@ def safe_text(raw: bytes) -> str:
 class ReplyParser:
     """Bytes in, complete replies out. Keeps at most one reply's worth of bytes (plus one read) buffered."""
 
-    __slots__ = ("_buffer", "_code", "_lines", "_size")
+    __slots__ = ("_buffer", "_code", "_lines", "_seen", "_size")
 
     def __init__(self) -> None:
         self._buffer = b""
         self._code = 0  # the code of the reply in progress (its first line seen), else 0
         self._lines: list[str] = []
         self._size = 0  # bytes of the reply in progress, its complete lines
+        # Single-line replies already parsed, by their bytes: a session says the same few lines again and again
+        # ("250 2.1.0 Ok", "354 End data with ..."), and a Reply is immutable. The first SEEN_LINES distinct
+        # lines are kept, never more (the "queued as <id>" ones are each new, and are not worth keeping).
+        self._seen: dict[bytes, Reply] = {}
 
     @property
     def pending(self) -> bool:
@@ -77,9 +82,14 @@ class ReplyParser:
             start = end + 1
             if line.endswith(b"\r"):
                 line = line[:-1]
+            if not self._code and (seen := self._seen.get(line)) is not None:
+                replies.append(seen)
+                continue
             reply = self._line(line, size)
             if reply is not None:
                 replies.append(reply)
+                if len(reply.lines) == 1 and len(self._seen) < SEEN_LINES:
+                    self._seen[line] = reply
         self._buffer = buffer[start:]
         if self._size + len(self._buffer) > MAX_REPLY_BYTES:
             raise ProtocolViolation(f"a reply longer than {MAX_REPLY_BYTES // 1024} KiB")

@@ -20,6 +20,9 @@ from collections import deque
 
 from mailgui.delivery.replies import ProtocolViolation, Reply, ReplyParser
 
+# asyncio runs a timer up to its clock's resolution before it is due: within this much, the deadline has come.
+_EARLY = 0.001
+
 
 class Disconnected(Exception):
     """The server closed the connection (or it was lost) while replies were still owed."""
@@ -34,6 +37,10 @@ class SmtpWire(asyncio.Protocol):
         self._replies: deque[Reply] = deque()
         self._owed = 0  # replies the commands written so far still call for
         self._waiter: asyncio.Future[None] | None = None
+        # One timer for the reads' deadlines, not one per read: each read moves the deadline (usually later), and
+        # the timer, when it fires early, only re-arms itself for the deadline in force. A read costs no timer.
+        self._deadline: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self.violation: ProtocolViolation | None = None
         self.lost: Disconnected | None = None
 
@@ -66,6 +73,9 @@ class SmtpWire(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._lose(f"the connection was lost: {exc}" if exc else "the server closed the connection")
         self.transport = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     # -- the client's side ----------------------------------------------------------------------------------
     @property
@@ -104,19 +114,27 @@ class SmtpWire(asyncio.Protocol):
             if self.lost is not None:
                 raise self.lost
             loop = asyncio.get_running_loop()
-            waiter = self._waiter = loop.create_future()
-            timer = loop.call_at(until, self._time_out, waiter) if until is not None else None
+            self._waiter = loop.create_future()
+            self._deadline = until
+            if until is not None and (self._timer is None or self._timer.when() > until):
+                if self._timer is not None:
+                    self._timer.cancel()
+                self._timer = loop.call_at(until, self._on_timer)
             try:
-                await waiter
+                await self._waiter
             finally:
                 self._waiter = None
-                if timer is not None:
-                    timer.cancel()
 
-    @staticmethod
-    def _time_out(waiter: asyncio.Future[None]) -> None:
-        if not waiter.done():
+    def _on_timer(self) -> None:
+        self._timer = None
+        waiter, deadline = self._waiter, self._deadline
+        if waiter is None or waiter.done() or deadline is None:
+            return  # no read is waiting: the next one arms the timer again
+        loop = asyncio.get_running_loop()
+        if loop.time() >= deadline - _EARLY:
             waiter.set_exception(TimeoutError())
+        else:  # the deadline moved on since the timer was set
+            self._timer = loop.call_at(deadline, self._on_timer)
 
     async def start_tls(self, context: ssl.SSLContext, server_hostname: str, timeout: float) -> None:
         """Switch to TLS after the server's ``220``. Nothing from before may cross: a byte buffered or a reply

@@ -52,6 +52,33 @@ def test_replies_split_anywhere_come_out_whole_and_in_order(sent: list[tuple[int
     assert not parser.pending
 
 
+def read_all(parser: ReplyParser, pieces: list[bytes]) -> tuple[list[Reply], bool]:
+    """The replies ``pieces`` give, and whether they ended in a violation."""
+    got: list[Reply] = []
+    for piece in pieces:
+        try:
+            got += parser.feed(piece)
+        except ProtocolViolation:
+            return got, True
+    return got, False
+
+
+@given(
+    st.lists(st.sampled_from([b"250 2.1.0 Ok", b"250-x", b"250 x", b"354 go", b"550 no", b"250 Ok"]), max_size=40),
+    st.lists(st.integers(0, 10_000), max_size=20),
+)
+def test_a_parser_that_remembers_lines_it_saw_reads_the_same_replies_as_a_new_one(
+    lines: list[bytes], cuts: list[int]
+) -> None:
+    """The parser keeps single-line replies it has parsed (SEEN_LINES): a line seen before, alone or as a line of
+    a multi-line reply, reads exactly as it would the first time."""
+    data = b"".join(line + b"\r\n" for line in lines)
+    used = ReplyParser()
+    for line in set(lines):
+        used.feed(line.replace(b"-", b" ") + b"\r\n")  # it has seen each line, as a reply of its own
+    assert read_all(used, chunks(data, cuts)) == read_all(ReplyParser(), chunks(data, cuts))
+
+
 @settings(max_examples=300)
 @given(st.lists(st.binary(max_size=300), max_size=30))
 def test_any_bytes_give_replies_or_a_violation_and_the_buffer_stays_bounded(pieces: list[bytes]) -> None:
