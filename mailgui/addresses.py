@@ -97,36 +97,61 @@ def _validate(addr: str) -> tuple[str, bool]:
     return (result.ascii_email or result.normalized), result.smtputf8
 
 
-def invalid_email_reason(addr: object, field: str = "address") -> str | None:
-    """Why ``addr`` is not a valid bare email address, or None if it is."""
-    if not isinstance(addr, str):
-        return f"{field}: expected a string, got {type(addr).__name__}"
-    if not addr.strip():
-        return f"{field}: the address is empty"
-    if _CRLF.search(addr):
-        return f"{field}: line breaks (CR or LF) are not allowed in an address"
-    problem = header_text_problem(addr, repr(addr))
-    if problem is not None:
-        return f"{field}: {problem}"
+def as_address(value: object) -> object:
+    """An object with an ``email()`` method (App Engine's ``users.User``) stands for the address it returns."""
+    email = getattr(value, "email", None)
+    if callable(email) and not isinstance(value, (str, bytes)):
+        try:
+            return email()
+        except Exception as exc:  # a user object's own failure: report it, as an invalid address
+            raise InvalidEmailError(f"{type(value).__name__}.email() failed: {exc}") from exc
+    return value
+
+
+def invalid_email_reason(email_address: object, field: str) -> str | None:
+    """Why ``email_address`` is not one valid address (``addr`` or ``Name <addr>``) for ``field``, or None.
+
+    Worded as App Engine's for what it checks (None, not a string, empty); mailgui also checks the syntax.
+    """
+    reason = app_engine_email_reason(email_address, field)
+    if reason is not None:
+        return reason
     try:
-        _validate(addr.strip())
-    except EmailNotValidError as exc:
-        return f"{field}: {addr!r} is not a valid address: {exc}"
+        parse_mailbox(str(as_address(email_address)).strip(), field)
+    except (InvalidEmailError, InvalidHeaderValueError) as exc:
+        return str(exc)
     return None
 
 
-def is_email_valid(addr: object) -> bool:
-    return invalid_email_reason(addr) is None
+def app_engine_email_reason(email_address: object, field: str) -> str | None:
+    """App Engine's own check, and its words: an address is a string (or a user object) that is not blank."""
+    if email_address is None:
+        return f"None email address for {field}."
+    try:
+        email_address = as_address(email_address)
+    except InvalidEmailError as exc:
+        return f"Invalid email address for {field}: {exc}"
+    if not isinstance(email_address, str):
+        return f"Invalid email address type for {field}: expected a string, got {type(email_address).__name__}."
+    if not email_address.strip():
+        return f"Empty email address for {field}."
+    return None
 
 
-def check_email_valid(addr: object, field: str = "address") -> None:
-    reason = invalid_email_reason(addr, field)
+def is_email_valid(email_address: object) -> bool:
+    return invalid_email_reason(email_address, "") is None
+
+
+def check_email_valid(email_address: object, field: str) -> None:
+    """Raise InvalidEmailError with :func:`invalid_email_reason` if the address is not valid."""
+    reason = invalid_email_reason(email_address, field)
     if reason is not None:
         raise InvalidEmailError(reason)
 
 
 def parse_mailbox(text: str, field: str) -> Mailbox:
     """Parse one ``Name <addr>`` or bare address; raise InvalidEmailError naming the field."""
+    text = as_address(text)  # type: ignore[assignment]
     if not isinstance(text, str):
         raise InvalidEmailError(f"{field}: expected a string address, got {type(text).__name__}")
     check_header_text(text, field, repr(text))
@@ -196,6 +221,7 @@ def parse_address_list(value: str | Iterable[str] | None, field: str) -> list[Ma
     """Parse a string of comma-separated addresses, or a list of such strings."""
     if value is None:
         return []
+    value = as_address(value)  # type: ignore[assignment]
     if isinstance(value, str):
         items = [value]
     elif isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray, Mapping)):
@@ -204,6 +230,7 @@ def parse_address_list(value: str | Iterable[str] | None, field: str) -> list[Ma
         raise InvalidEmailError(f"{field}: expected an address or a list of addresses, got {type(value).__name__}")
     mailboxes: list[Mailbox] = []
     for item in items:
+        item = as_address(item)  # type: ignore[assignment]
         if not isinstance(item, str):
             raise InvalidEmailError(f"{field}: expected a string address, got {type(item).__name__}")
         check_header_text(item, field, repr(item))

