@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mailgui.errors import InvalidSettingError, SecretStoreError
+from mailgui.addresses import parse_address_list, split_addresses
+from mailgui.errors import Error, InvalidSettingError, SecretStoreError
 from mailgui.queue import SettingsAndSenders
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,15 @@ def _file(value: str) -> str:
     return value
 
 
+def _addresses(value: str) -> str:
+    """Comma-separated addresses (``Name <addr>`` or bare), each checked as the Mail API checks a recipient."""
+    try:
+        parse_address_list(value, "admins")
+    except Error as exc:
+        raise ValueError(str(exc).removeprefix("admins: ")) from None
+    return ", ".join(split_addresses(value))
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     default: str
@@ -99,6 +109,9 @@ SETTINGS: dict[str, SettingSpec] = {
     ),
     "bounce.delay_warning": SettingSpec("0", _seconds(0, 60 * 86400), "warn the sender after this delay (0: off)"),
     "local_relay.port": SettingSpec("0", _int(0, 65535), "port of the built-in relay (0: any free port)"),
+    "admins": SettingSpec(
+        "", _addresses, "the administrators: where send_mail_to_admins sends (addresses separated by commas)"
+    ),
 }
 
 SECRET_KEYS = {"relay.password"}

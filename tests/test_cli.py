@@ -127,6 +127,10 @@ def test_config_list_get_set(db: Path) -> None:
     assert ok(db, "config", "set", "relay.host", "smtp.example.com") == "relay.host = smtp.example.com\n"
     assert ok(db, "config", "set", "retry.lifetime", "--stdin", stdin="3600\n") == "retry.lifetime = 3600\n"
     assert "relay.host = smtp.example.com" in ok(db, "config", "list").splitlines()
+    assert ok(db, "config", "set", "admins", "ann@example.com,bob@example.org") == (
+        "admins = ann@example.com, bob@example.org\n"
+    )
+    assert ok(db, "config", "get", "admins") == "ann@example.com, bob@example.org\n"
 
 
 @pytest.mark.parametrize(
@@ -142,6 +146,7 @@ def test_config_list_get_set(db: Path) -> None:
         (("get", "relay.password"), "relay.password: secrets are kept in the OS keyring"),
         (("set", "relay.password", "hunter2"), "relay.password: pass secrets with --stdin"),
         (("set", "retry.min_backoff", "5000"), "retry.min_backoff: 5000 is more than retry.max_backoff (4000)"),
+        (("set", "admins", "ann@"), "admins: 'ann@' is not valid: 'ann@' is not a valid address"),
     ],
 )
 def test_config_mistakes_are_one_line_naming_the_key(db: Path, args: tuple[str, ...], message: str) -> None:

@@ -106,6 +106,9 @@ def test_every_key_has_a_valid_default(queue: Queue) -> None:
         ("retry.lifetime", "86400", "86400"),
         ("worker.connections", "16", "16"),
         ("relay.mode", "SMTP", "smtp"),
+        ("admins", " ann@example.com ,Bob <bob@example.org>", "ann@example.com, Bob <bob@example.org>"),
+        ("admins", '"Doe, Jo" <jo@example.org>', '"Doe, Jo" <jo@example.org>'),
+        ("admins", "", ""),
     ],
 )
 def test_valid_values_are_stored_in_canonical_form(queue: Queue, key: str, value: str, stored: str) -> None:
@@ -132,6 +135,8 @@ def test_valid_values_are_stored_in_canonical_form(queue: Queue, key: str, value
         ("worker.connections", "0", "expected a number from 1 to 64"),
         ("worker.connections", "2.5", "expected a whole number"),
         ("relay.ca_file", "/no/such/ca.pem", "no such file: /no/such/ca.pem"),
+        ("admins", "ann@example.com, bob@", "'bob@' is not a valid address"),
+        ("admins", "ann@example.com\nroot@example.com", "line breaks (CR or LF) are not allowed"),
     ],
 )
 def test_bad_values_are_refused_naming_key_value_and_problem(queue: Queue, key: str, value: str, problem: str) -> None:
