@@ -282,9 +282,15 @@ class Worker:
         loop = asyncio.get_running_loop()
         started, t0 = self.clock.now(), loop.time()
         replies: list[RecipientReply] = []
+        # Suppressed addresses are not sent to: each is settled as such, and the sender's report says why.
+        unsent = tuple(RecipientResult(s.address, RecipientStatus.SUPPRESSED, None, s.note()) for s in msg.suppressed)
+        recipients = msg.recipients
+        if unsent:
+            skipped = {s.address for s in msg.suppressed}
+            recipients = tuple(a for a in recipients if a not in skipped)
         try:
-            if msg.recipients:  # none pending (all settled before a crash): recording settles its state
-                replies, opened_at = await pool.send(self._gate, msg.sender, msg.recipients, msg.raw, msg.smtputf8)
+            if recipients:  # none pending (all settled before a crash, or all suppressed): recording settles it
+                replies, opened_at = await pool.send(self._gate, msg.sender, recipients, msg.raw, msg.smtputf8)
                 if self.backoff.unwell and opened_at > self._failure_at:
                     self._relay_recovered()
         except RelayBackedOff:
@@ -292,14 +298,16 @@ class Worker:
             return
         except RelayError as exc:
             self._relay_failed(exc, loop.time())
-            results = tuple(RecipientResult(a, RecipientStatus.PENDING, exc.code, str(exc)) for a in msg.recipients)
+            results = unsent + tuple(
+                RecipientResult(a, RecipientStatus.PENDING, exc.code, str(exc)) for a in recipients
+            )
             attempt = Attempt(started, loop.time() - t0, pool.target.name, results, error=str(exc))
             self._add_outcome(msg, attempt, {}, exc)
             return
         except asyncio.CancelledError:
             await self.leases.release(msg)
             raise
-        results = tuple(
+        results = unsent + tuple(
             RecipientResult(r.address, recipient_status(r.outcome), r.code, " ".join(r.text.split())) for r in replies
         )
         attempt = Attempt(started, loop.time() - t0, pool.target.name, results)

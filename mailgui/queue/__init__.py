@@ -8,6 +8,7 @@ from mailgui.queue.drafts import Draft, DraftFields
 from mailgui.queue.interface import (
     Drafts,
     EnqueueSide,
+    LateReports,
     LocalMailbox,
     QueueBackend,
     QueueViews,
@@ -15,6 +16,7 @@ from mailgui.queue.interface import (
     UserActions,
     WorkerSide,
 )
+from mailgui.queue.late_reports import ReceivedReport, ReportedRecipient, SoftRule
 from mailgui.queue.mailbox import MailboxEntry, ReceivedMessage
 from mailgui.queue.records import (
     Attempt,
@@ -30,6 +32,7 @@ from mailgui.queue.records import (
     RecipientStatus,
     Recorded,
     Status,
+    Suppression,
     WaitingScan,
 )
 from mailgui.queue.store import Queue
@@ -44,6 +47,7 @@ __all__ = [
     "DraftFields",
     "Drafts",
     "EnqueueSide",
+    "LateReports",
     "LocalMailbox",
     "MailboxEntry",
     "MessageDetail",
@@ -53,12 +57,16 @@ __all__ = [
     "QueueBackend",
     "QueueViews",
     "ReceivedMessage",
+    "ReceivedReport",
     "Recipient",
     "RecipientResult",
     "RecipientStatus",
     "Recorded",
+    "ReportedRecipient",
     "SettingsAndSenders",
+    "SoftRule",
     "Status",
+    "Suppression",
     "UserActions",
     "WaitingScan",
     "WorkerSide",

@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 
 from mailgui.queue.records import (
+    FAILING,
     Attempt,
     AttemptOutcome,
     ClaimedMessage,
@@ -48,9 +49,7 @@ def settle(msg: ClaimedMessage, attempt: Attempt, retry_at: float | None) -> tup
         failed = failed or any(a not in results for a in msg.recipients)
     else:
         pending = tuple(a for a in msg.recipients if results.get(a, RecipientStatus.PENDING) == RecipientStatus.PENDING)
-        failed = msg.failed_before or any(
-            s in (RecipientStatus.FAILED, RecipientStatus.EXPIRED) for s in results.values()
-        )
+        failed = msg.failed_before or any(s in FAILING for s in results.values())
     return message_status(pending, failed), pending
 
 
@@ -111,7 +110,7 @@ def record_held(
         )
         for r in attempt.results:
             row = (msg.id, r.address, r.status, r.code, r.reply)
-            (failing if r.status in (RecipientStatus.FAILED, RecipientStatus.EXPIRED) else settled).append(row)
+            (failing if r.status in FAILING else settled).append(row)
         outcomes[index] = AttemptOutcome(status=status, newly_failed=(), pending=pending)
     for chunk in _chunks(messages):
         c.execute(_sql(_MESSAGES, 5, len(chunk)), (*_flat(chunk), now, owner))

@@ -17,6 +17,8 @@ Who calls what:
 - :class:`SettingsAndSenders`: ``settings.py`` (validated settings) and the authorized senders.
 - :class:`Drafts`: compose windows' drafts.
 - :class:`LocalMailbox`: the built-in relay's mailbox and its simulator counters.
+- :class:`LateReports`: the bounce readers (IMAP, the local mailbox, ``mailgui bounces read``) and the
+  suppression list (``mailgui suppressions``, the GUI).
 - :class:`QueueBackend`: all of the above and ``close``: what opening a queue returns.
 """
 
@@ -25,9 +27,11 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
+from mailgui.bounces import Report
 from mailgui.clock import Clock
 from mailgui.message import OutgoingMessage
 from mailgui.queue.drafts import Draft, DraftFields
+from mailgui.queue.late_reports import ReceivedReport, SoftRule
 from mailgui.queue.mailbox import MailboxEntry, ReceivedMessage
 from mailgui.queue.records import (
     Attempt,
@@ -38,6 +42,7 @@ from mailgui.queue.records import (
     MessageSummary,
     NewReport,
     Recorded,
+    Suppression,
     WaitingScan,
 )
 
@@ -257,8 +262,31 @@ class LocalMailbox(Protocol):
 
 
 @runtime_checkable
+class LateReports(Protocol):
+    """Reports that come back by mail (late bounces, complaints, auto-replies), and the suppression list."""
+
+    def record_report(
+        self, raw: bytes, report: Report, source: str, *, verp_id: int | None = None, soft: SoftRule | None = None
+    ) -> ReceivedReport: ...
+
+    def get_report(self, report_id: int) -> ReceivedReport: ...
+
+    def report_raw(self, report_id: int) -> bytes: ...
+
+    def list_reports(self, *, unmatched: bool = False, limit: int = 100, offset: int = 0) -> list[ReceivedReport]: ...
+
+    def add_suppression(self, address: str, reason: str = "added by hand") -> bool: ...
+
+    def remove_suppressions(self, addresses: list[str]) -> int: ...
+
+    def list_suppressions(self, search: str = "") -> list[Suppression]: ...
+
+    def suppression_of(self, address: str) -> Suppression | None: ...
+
+
+@runtime_checkable
 class QueueBackend(
-    EnqueueSide, WorkerSide, QueueViews, UserActions, SettingsAndSenders, Drafts, LocalMailbox, Protocol
+    EnqueueSide, WorkerSide, QueueViews, UserActions, SettingsAndSenders, Drafts, LocalMailbox, LateReports, Protocol
 ):
     """A whole queue: every side, and closing it. What opening a queue gives; pass on only the side a part uses."""
 

@@ -23,6 +23,11 @@ class RecipientStatus(StrEnum):
     FAILED = "failed"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+    SUPPRESSED = "suppressed"  # not sent: the address is on the suppression list
+
+
+# A recipient in one of these will never be delivered, and the sender hears about it.
+FAILING = frozenset({RecipientStatus.FAILED, RecipientStatus.EXPIRED, RecipientStatus.SUPPRESSED})
 
 
 FINAL_STATUSES = frozenset({Status.SENT, Status.BOUNCED, Status.CANCELLED})
@@ -93,6 +98,23 @@ class ClaimedMessage:
     warned_at: float | None
     subject: str = ""
     failed_before: bool = False  # a recipient failed or expired in an earlier attempt
+    # Pending recipients whose address is suppressed, each with why and since when: not sent, marked suppressed.
+    suppressed: tuple[Suppression, ...] = ()
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """An address mail is no longer sent to."""
+
+    address: str
+    reason: str  # in words: "unknown_user: 550 5.1.1 no such user", "complaint", what the user typed
+    added_at: float
+    source: str = "user"  # user | bounce | complaint
+    message_id: int | None = None  # the message whose report caused it
+
+    def note(self) -> str:
+        """What a recipient that was not sent to says."""
+        return f"not sent: {self.address} is suppressed ({self.reason})"
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,31 @@ MIGRATIONS: list[list[str]] = [
         "INSERT INTO bodies(id, raw) SELECT id, raw FROM messages",
         "ALTER TABLE messages DROP COLUMN raw",
     ],
+    # v4: reports that come back by mail (late bounces, complaints, auto-replies), matched to what was sent; the
+    # reason class of a failed recipient; where a suppression came from.
+    [
+        """CREATE TABLE reports (
+            id INTEGER PRIMARY KEY,
+            received_at REAL NOT NULL,
+            source TEXT NOT NULL,             -- where it was read: 'imap host/folder', 'local mailbox', 'file'
+            digest TEXT NOT NULL UNIQUE,      -- sha256 of its bytes: the same report twice is recorded once
+            kind TEXT NOT NULL,               -- bounce | delay | auto_reply | complaint | other
+            message_id INTEGER REFERENCES messages(id) ON DELETE SET NULL,  -- the message it is about; NULL: unmatched
+            original_message_id TEXT,         -- the Message-ID it names, if any
+            from_header TEXT NOT NULL DEFAULT '',
+            subject TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL,             -- JSON: [{address, status, reason, diagnostic, applied}]
+            raw BLOB NOT NULL
+        )""",
+        "CREATE INDEX reports_message ON reports(message_id)",
+        "CREATE INDEX reports_received ON reports(received_at)",
+        "CREATE INDEX messages_message_id ON messages(message_id)",
+        "ALTER TABLE recipients ADD COLUMN reason TEXT",  # bounce class: unknown_user, mailbox_full, ...
+        "ALTER TABLE recipients ADD COLUMN report_id INTEGER REFERENCES reports(id) ON DELETE SET NULL",
+        "CREATE INDEX recipients_address ON recipients(address COLLATE NOCASE) WHERE reason IS NOT NULL",
+        "ALTER TABLE suppressions ADD COLUMN message_id INTEGER REFERENCES messages(id) ON DELETE SET NULL",
+        "ALTER TABLE suppressions ADD COLUMN source TEXT NOT NULL DEFAULT 'user'",  # user | bounce | complaint
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -15,6 +15,7 @@ from mailgui.queue.connection import connect, storage_errors
 from mailgui.queue.drafts import DraftStore
 from mailgui.queue.holds import HoldStore
 from mailgui.queue.interface import QueueBackend
+from mailgui.queue.late_reports import ReportStore
 from mailgui.queue.mailbox import MailboxStore
 from mailgui.queue.reads import QueueReads
 from mailgui.queue.records import (
@@ -25,7 +26,7 @@ from mailgui.queue.worker_side import WorkerStore
 
 
 @storage_errors
-class Queue(QueueReads, WorkerStore, HoldStore, MailboxStore, DraftStore):
+class Queue(QueueReads, WorkerStore, HoldStore, MailboxStore, DraftStore, ReportStore):
     """A handle on one queue file. Cheap to open; several processes may share one file.
 
     Every public method raises :class:`~mailgui.errors.StorageError` when the file is locked too long, full,
@@ -190,7 +191,7 @@ class Queue(QueueReads, WorkerStore, HoldStore, MailboxStore, DraftStore):
             if status in (Status.BOUNCED, Status.CANCELLED):
                 c.execute(
                     """UPDATE recipients SET status = 'pending', updated_at = ?
-                       WHERE message_id = ? AND status IN ('failed', 'expired', 'cancelled')""",
+                       WHERE message_id = ? AND status IN ('failed', 'expired', 'cancelled', 'suppressed')""",
                     (now, message_id),
                 )
                 c.execute("UPDATE messages SET expires_at = ? WHERE id = ?", (now + message_lifetime(c), message_id))

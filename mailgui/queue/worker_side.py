@@ -12,6 +12,7 @@ from mailgui.errors import LeaseLostError, UnknownMessageError
 from mailgui.queue.connection import transaction
 from mailgui.queue.held_batch import attempt_detail, last_reply, message_status, record_held, settle
 from mailgui.queue.records import (
+    FAILING,
     Attempt,
     AttemptOutcome,
     ClaimedMessage,
@@ -20,6 +21,7 @@ from mailgui.queue.records import (
     RecipientStatus,
     Recorded,
     Status,
+    Suppression,
 )
 from mailgui.queue.rows import insert_report, message_lifetime
 from mailgui.queue.server_text import storable_attempt
@@ -86,7 +88,10 @@ class WorkerStore:
                       m.kind, m.parent_id, m.warned_at, m.subject,
                       (SELECT json_group_array(address) FROM (
                            SELECT address FROM recipients WHERE message_id = m.id AND status = 'pending' ORDER BY id)),
-                      EXISTS (SELECT 1 FROM recipients WHERE message_id = m.id AND status IN ('failed', 'expired'))
+                      EXISTS (SELECT 1 FROM recipients WHERE message_id = m.id AND status IN ('failed', 'expired', 'suppressed')),
+                      (SELECT json_group_array(json_array(r.address, s.reason, s.added_at, s.source, s.message_id))
+                         FROM recipients AS r JOIN suppressions AS s ON s.address = r.address
+                        WHERE r.message_id = m.id AND r.status = 'pending')
                  FROM messages AS m JOIN bodies AS b ON b.id = m.id
                 WHERE m.id IN (SELECT value FROM json_each(?)) ORDER BY m.id""",
             (ids,),
@@ -107,6 +112,7 @@ class WorkerStore:
                 warned_at=r[10],
                 subject=r[11],
                 failed_before=bool(r[13]),
+                suppressed=tuple(Suppression(*s) for s in json.loads(r[14])) if r[14] != "[]" else (),
             )
             for r in rows
         ]
@@ -228,7 +234,8 @@ class WorkerStore:
         newly_failed = self._settle_recipients(c, message_id, attempt, retry_at, now)
         # One read for both: who is still pending, and whether anyone failed (this attempt or an earlier one).
         left = c.execute(
-            "SELECT address, status FROM recipients WHERE message_id = ? AND status IN ('pending', 'failed', 'expired')"
+            "SELECT address, status FROM recipients WHERE message_id = ?"
+            " AND status IN ('pending', 'failed', 'expired', 'suppressed')"
             " ORDER BY id",
             (message_id,),
         ).fetchall()
@@ -299,7 +306,7 @@ class WorkerStore:
                 (status, r.code, r.reply, now, message_id, r.address),
             ).fetchall()
             # Only a recipient that was pending until now is newly failed (not one reported twice).
-            if changed and status in (RecipientStatus.FAILED, RecipientStatus.EXPIRED):
+            if changed and status in FAILING:
                 newly_failed.append(Recipient(r.address, changed[0][0], status, r.code, r.reply, now))
         if retry_at is None:
             # Recipients this attempt did not report on (a whole-relay failure) expire too, and are

@@ -12,6 +12,7 @@ import pytest
 from mailgui.queue import (
     Drafts,
     EnqueueSide,
+    LateReports,
     LocalMailbox,
     Queue,
     QueueBackend,
@@ -21,7 +22,16 @@ from mailgui.queue import (
     WorkerSide,
 )
 
-SIDES: list[type] = [EnqueueSide, WorkerSide, QueueViews, UserActions, SettingsAndSenders, Drafts, LocalMailbox]
+SIDES: list[type] = [
+    EnqueueSide,
+    WorkerSide,
+    QueueViews,
+    UserActions,
+    SettingsAndSenders,
+    Drafts,
+    LocalMailbox,
+    LateReports,
+]
 
 
 def members(protocol: type) -> set[str]:

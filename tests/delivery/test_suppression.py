@@ -1,0 +1,56 @@
+"""Suppressed addresses are not sent to: the recipient is marked suppressed with why and since when, the others go
+out as usual, and the sender's report names the suppression (issue 16)."""
+
+from __future__ import annotations
+
+from mailgui.clock import FakeClock
+from mailgui.delivery import Worker
+from mailgui.queue import Queue, Status
+from tests.delivery.conftest import Enqueue
+from tests.delivery.helpers import parse_dsn, states
+from tests.smtpserver import SMTPTestServer
+
+
+async def test_a_suppressed_recipient_is_not_sent_to_and_the_sender_hears_why(
+    authorized: Queue, clock: FakeClock, worker: Worker, smtp_server: SMTPTestServer, enqueue: Enqueue
+) -> None:
+    authorized.add_suppression("Dead@Example.org", "unknown_user: 550 5.1.1 no such user")
+    mid = enqueue(["dead@example.org", "bob@example.org"])
+
+    await worker.run_once()
+
+    assert [r.rcpt_tos for r in smtp_server.received if r.mail_from] == [("bob@example.org",)]  # not the report
+    assert states(authorized, mid) == {"dead@example.org": ("suppressed", None), "bob@example.org": ("delivered", 250)}
+    detail = authorized.get_message(mid)
+    assert detail.summary.status == Status.BOUNCED  # one recipient will never get it
+    dead = next(r for r in detail.summary.recipients if r.address == "dead@example.org")
+    assert dead.reply == "not sent: dead@example.org is suppressed (unknown_user: 550 5.1.1 no such user)"
+    [report_id] = detail.report_ids
+    report = parse_dsn(authorized.get_message(report_id).raw)
+    assert [r["final-recipient"] for r in report.per_recipient] == ["rfc822; dead@example.org"]
+    assert "suppressed" in report.human
+
+
+async def test_a_message_to_suppressed_addresses_only_opens_no_connection(
+    authorized: Queue, clock: FakeClock, worker: Worker, smtp_server: SMTPTestServer, enqueue: Enqueue
+) -> None:
+    authorized.add_suppression("dead@example.org")
+    mid = enqueue("dead@example.org")
+    sessions_before = len(smtp_server.received)
+
+    await worker.run_once()
+
+    assert states(authorized, mid) == {"dead@example.org": ("suppressed", None)}
+    assert authorized.get_message(mid).summary.status == Status.BOUNCED
+    # The only mail that went is the report to the sender.
+    assert [r.rcpt_tos for r in smtp_server.received[sessions_before:]] == [("ann@example.com",)]
+
+
+async def test_lifting_a_suppression_lets_later_mail_through(
+    authorized: Queue, clock: FakeClock, worker: Worker, smtp_server: SMTPTestServer, enqueue: Enqueue
+) -> None:
+    authorized.add_suppression("bob@example.org")
+    assert authorized.remove_suppressions(["bob@example.org"]) == 1
+    mid = enqueue("bob@example.org")
+    await worker.run_once()
+    assert states(authorized, mid) == {"bob@example.org": ("delivered", 250)}
