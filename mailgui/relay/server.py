@@ -17,6 +17,7 @@ from aiosmtpd.smtp import SMTP
 from mailgui.clock import Clock
 from mailgui.errors import Error, InvalidSettingError
 from mailgui.relay.handler import RelayHandler
+from mailgui.relay.late_mail import LATE_DELAY
 from mailgui.relay.loopback import format_peer, is_loopback_peer, loopback_bind_host
 from mailgui.relay.simulator import SLOW_DELAY
 from mailgui.relay.storage import RelayStorage
@@ -74,7 +75,8 @@ class LoopbackSMTP(SMTP):
 class LocalRelay:
     """The relay. ``await start()`` binds and returns the port; ``await stop()`` closes every connection.
 
-    ``slow_delay`` and ``sleep`` set how slow@ waits, so tests need not wait in real time.
+    ``slow_delay``, ``late_delay`` and ``sleep`` set how slow@ and late@/complaint@/ooto@ wait, so tests need not
+    wait in real time.
     """
 
     def __init__(
@@ -85,6 +87,7 @@ class LocalRelay:
         clock: Clock | None = None,
         *,
         slow_delay: float = SLOW_DELAY,
+        late_delay: float = LATE_DELAY,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         timeout: float = 300.0,
     ):
@@ -94,7 +97,13 @@ class LocalRelay:
         self.port = port
         self.timeout = timeout
         self.storage = RelayStorage(queue_path, clock)
-        self.handler = RelayHandler(self.storage, slow_delay=slow_delay, sleep=sleep)
+        self.handler = RelayHandler(
+            self.storage,
+            slow_delay=slow_delay,
+            late_delay=late_delay,
+            sleep=sleep,
+            now=clock.now if clock is not None else None,
+        )
         self._server: asyncio.Server | None = None
         self._sessions: set[LoopbackSMTP] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -159,6 +168,10 @@ class LocalRelay:
             await self._no_sessions.wait()  # every closed transport calls connection_lost
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        later = list(self.handler.later)  # mail that would come back later does not outlive the relay
+        for task in later:
+            task.cancel()
+        await asyncio.gather(*later, return_exceptions=True)
         await server.wait_closed()
         await self.storage.close()
         log.info("local relay on %s:%d stopped", self.host, self.port)

@@ -32,6 +32,13 @@ class Behaviour(StrEnum):
     GREYLIST = "greylist"
     SLOW = "slow"
     DISCONNECT = "disconnect"
+    LATE = "late"  # accepted, then a bounce comes back by mail
+    COMPLAINT = "complaint"  # accepted, then a spam complaint comes back
+    OOTO = "ooto"  # accepted, then an out-of-office reply comes back
+
+
+# Accepted with 250, then a report comes back by mail (mailgui.relay.late_mail).
+LATER_BY_MAIL = frozenset({Behaviour.LATE, Behaviour.COMPLAINT, Behaviour.OOTO})
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,26 @@ RESERVED_ADDRESSES: tuple[ReservedAddress, ...] = (
         "connection dropped during DATA, once per message",
         "The relay drops the connection after the message data, before answering, once per message; "
         "the retry is accepted.",
+    ),
+    ReservedAddress(
+        f"late@{RESERVED_DOMAIN}",
+        Behaviour.LATE,
+        "250 2.0.0 Ok, then a bounce by mail (5.1.1 user unknown)",
+        "Accepted and shown as sent; a few seconds later a bounce report arrives by mail and the recipient "
+        "shows as bounced, reported later. The address is then suppressed.",
+    ),
+    ReservedAddress(
+        f"complaint@{RESERVED_DOMAIN}",
+        Behaviour.COMPLAINT,
+        "250 2.0.0 Ok, then a spam complaint by mail",
+        "Accepted; a few seconds later a complaint (ARF) arrives: the recipient marked the mail as spam, and the "
+        "address is suppressed.",
+    ),
+    ReservedAddress(
+        f"ooto@{RESERVED_DOMAIN}",
+        Behaviour.OOTO,
+        "250 2.0.0 Ok, then an out-of-office reply",
+        "Accepted; a few seconds later an out-of-office reply arrives. It is shown, never counted as a bounce.",
     ),
 )
 

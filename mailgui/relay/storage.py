@@ -15,8 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from mailgui.bounces import Kind, parse_report
 from mailgui.clock import Clock
-from mailgui.queue import Queue
+from mailgui.queue import Queue, ReceivedReport
 
 T = TypeVar("T")
 
@@ -84,6 +85,20 @@ class RelayStorage:
             for (_, arrived), new_id in zip(batch, ids, strict=True):
                 if not arrived.done():
                     arrived.set_result(new_id)
+
+    async def read_report(self, raw: bytes, recipients: Sequence[str]) -> ReceivedReport | None:
+        """If ``raw`` reached a local sender (an authorized address) and is a report (a bounce, a delay, a
+        complaint, an auto-reply), parse it and record it in the queue, on the queue's thread; else None."""
+        return await self._run(self._read_report, raw, list(recipients))
+
+    def _read_report(self, raw: bytes, recipients: list[str]) -> ReceivedReport | None:
+        queue = self.queue
+        if not any(queue.is_authorized(r) for r in recipients):
+            return None
+        report = parse_report(raw)
+        if report.kind == Kind.OTHER:
+            return None
+        return queue.record_report(raw, report, "local mailbox")
 
     async def bump_sim(self, key: str) -> int:
         return await self._run(self.queue.bump_sim, key)

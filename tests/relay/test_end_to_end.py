@@ -231,3 +231,71 @@ async def test_mixed_recipients_end_bounced_with_per_recipient_detail(
     )
     # Retries went only to the recipient still pending.
     assert [e.rcpt_to for e in arrived(api_queue)][2:] == [(sim("tempfail"),)]
+
+
+async def came_back(relay: LocalRelay, gate: SlowGate) -> None:
+    """Let the mail that comes back later come (its wait is the gate's), and wait until it was read."""
+    gate.released.set()
+    await asyncio.gather(*relay.handler.later)
+
+
+async def test_late_is_sent_then_bounces_by_mail_and_the_recipient_shows_it_reported_later(
+    worker: Worker, api_queue: Queue, relay: LocalRelay, slow_gate: SlowGate
+) -> None:
+    mid = send([sim("late"), "friend@example.org"], subject="Doomed later")
+    await worker.run_once()
+    assert status(api_queue, mid) == (Status.SENT, 1, None)  # the relay said 250
+
+    await came_back(relay, slow_gate)
+
+    assert slow_gate.requested == [relay.handler.late_delay]
+    states = {r.address: r.status for r in api_queue.get_message(mid).summary.recipients}
+    assert states == {sim("late"): RecipientStatus.FAILED, "friend@example.org": RecipientStatus.DELIVERED}
+    detail = api_queue.get_message(mid)
+    assert (
+        detail.attempts[-1].relay.startswith("report #")
+        and "received later (local mailbox)" in detail.attempts[-1].relay
+    )
+    assert [b.address for b in api_queue.list_bounces()] == [sim("late")]
+    [report] = api_queue.list_reports()
+    assert (report.kind, report.message_id, report.source) == ("bounce", mid, "local mailbox")
+    assert [(r.address, r.reason) for r in report.recipients] == [(sim("late"), "unknown_user")]
+    assert api_queue.suppression_of(sim("late")) is not None
+    # The report is in the mailbox too, to the sender, from the null sender, as a real one would be.
+    entry = arrived(api_queue)[-1]
+    assert (entry.mail_from, entry.rcpt_to) == ("", (ME,))
+
+    # Later mail to that address is not sent: suppressed, and the sender hears why.
+    again = send(sim("late"), subject="Again")
+    await worker.run_once()
+    [recipient] = api_queue.get_message(again).summary.recipients
+    assert recipient.status == RecipientStatus.SUPPRESSED
+    assert [
+        e.rcpt_to for e in arrived(api_queue) if e.mail_from == ME and b"Again" in api_queue.get_received(e.id).raw
+    ] == []
+
+
+async def test_complaint_is_sent_then_a_complaint_suppresses_the_address(
+    worker: Worker, api_queue: Queue, relay: LocalRelay, slow_gate: SlowGate
+) -> None:
+    mid = send(sim("complaint"))
+    await worker.run_once()
+    await came_back(relay, slow_gate)
+    assert status(api_queue, mid) == (Status.SENT, 1, None)  # a complaint is no bounce: it was delivered
+    [report] = api_queue.list_reports()
+    assert (report.kind, report.message_id) == ("complaint", mid)
+    suppression = api_queue.suppression_of(sim("complaint"))
+    assert suppression is not None and suppression.source == "complaint"
+
+
+async def test_ooto_gets_an_auto_reply_that_is_kept_and_never_counted_as_a_bounce(
+    worker: Worker, api_queue: Queue, relay: LocalRelay, slow_gate: SlowGate
+) -> None:
+    mid = send(sim("ooto"))
+    await worker.run_once()
+    await came_back(relay, slow_gate)
+    assert status(api_queue, mid) == (Status.SENT, 1, None)
+    [report] = api_queue.list_reports()
+    assert (report.kind, report.message_id, report.recipients) == ("auto_reply", mid, ())  # by its In-Reply-To
+    assert api_queue.list_bounces() == [] and api_queue.list_suppressions() == []
+    assert b"Out of office" in api_queue.get_received(arrived(api_queue)[-1].id).raw
