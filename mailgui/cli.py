@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
-from mailgui import mail
+from mailgui import cli_reports, mail
 from mailgui.addresses import check_header_text, check_text, normalize_sender_pattern
 from mailgui.attachments import Attachment
 from mailgui.bounces import parse_report, report_json
@@ -132,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     bp = b_sub.add_parser("parse", help="say what message files are (bounce, delay, auto-reply, complaint, other)")
     bp.add_argument("--json", action="store_true", help="one JSON object per file, in the order given")
     bp.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    cli_reports.add_parsers(b_sub, sub)
     return p
 
 
@@ -175,7 +176,10 @@ def _send(queue_path: Path, a: argparse.Namespace) -> int:
         msg.attachments = [Attachment(p.name, _read_bytes(p, "attach")) for p in a.attach]
     if headers:
         msg.headers = dict(headers)
-    print(msg.send(db=queue_path))
+    queued = msg.send(db=queue_path)
+    print(queued)
+    queue = mail.open_queue(queue_path)
+    cli_reports.warn_suppressed(queue, [r.address for r in queue.get_message(queued).summary.recipients])
     return 0
 
 
@@ -222,9 +226,15 @@ def run(argv: Sequence[str] | None = None) -> int:
         return run_local_relay(db, port=a.port)
     if a.command == "send":
         return _send(db, a)
-    if a.command == "bounces":
+    if a.command == "bounces" and a.action == "parse":
         return _parse_bounces(a.files, as_json=a.json)
     queue = mail.open_queue(db)
+    if a.command == "bounces":
+        if a.action == "read":
+            return cli_reports.read_reports(queue, a.files, as_json=a.json)
+        return cli_reports.list_reports(queue, a)
+    if a.command == "suppressions":
+        return cli_reports.suppressions(queue, a)
     if a.command == "senders":
         if a.action == "list":
             for pattern in queue.list_senders():
