@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from email.message import Message
 from pathlib import Path
 from typing import Any, ClassVar
@@ -168,9 +168,9 @@ class _EmailMessageBase:
             fields = ", ".join(sorted(self.PROPERTIES))
             raise AttributeError(f"'{type(self).__name__}' has no attribute '{attr}' (fields: {fields})")
         if attr == "attachments":
-            to_attachments(value)  # the shape and types, as App Engine checks them here
-            if not isinstance(value, Sequence):
+            if isinstance(value, Iterator):
                 value = list(value)  # a one-shot iterator would be empty when the message is built
+            to_attachments(value)  # the shape and types, as App Engine checks them here
         super().__setattr__(attr, value)
 
     def _check_address(self, attr: str, value: Any) -> None:

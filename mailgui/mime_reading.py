@@ -69,8 +69,28 @@ def _decode_bytes(data: bytes, charset: str) -> str:
         return data.decode("utf-8", "replace")
 
 
+def _raw_payload(mime_message: Message) -> Any:
+    try:
+        return mime_message.get_payload()
+    except (UnicodeError, TypeError, LookupError):
+        # get_payload() re-encodes a text payload that holds surrogate escapes, and fails when it also holds other
+        # non-ASCII text (python/cpython#94606, fixed in 3.13) or names its charset in RFC 2231 form (a tuple).
+        # The payload as parsed is what is wanted here anyway.
+        return mime_message._payload  # type: ignore[attr-defined]
+
+
+def _payload_bytes(payload: str) -> bytes:
+    try:
+        # Bytes the parser could not decode are kept as surrogate escapes: this gives them back as they came.
+        return payload.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that is no escaped byte (given in a str): not text at all
+        return payload.encode("utf-8", "replace")
+
+
 def decode_address_list_field(values: list[Any] | None) -> str | list[str] | None:
     """One decoded string for one header, a list of them for several, None for none (as App Engine)."""
+    # A blank header is no address (App Engine drops one blank To, and fails on two).
+    values = [v for v in values or [] if str(v).strip()]
     if not values:
         return None
     if len(values) == 1:
@@ -84,9 +104,8 @@ def payload_parts(mime_message: Message) -> Iterator[tuple[str, str | None, Enco
     A part is an attachment if it names a file (Content-Disposition filename, else Content-Type name), as App
     Engine reads it; its payload is the encoded bytes with the part's charset and Content-Transfer-Encoding.
     """
-    payload = mime_message.get_payload()
-    if not payload:
-        return
+    payload = _raw_payload(mime_message)
+    # An empty part is read too (App Engine skips it): an empty attachment or body is still one.
     if mime_message.is_multipart():
         for part in payload:
             if isinstance(part, Message):
@@ -104,8 +123,7 @@ def payload_parts(mime_message: Message) -> Iterator[tuple[str, str | None, Enco
     charset = mime_message.get_content_charset() or mime_message.get_charset()
     encoding = mime_message["content-transfer-encoding"]
     encoded = EncodedPayload(
-        # Bytes the parser could not decode are kept as surrogate escapes: this gives them back as they came.
-        payload.encode("utf-8", "surrogateescape"),
+        _payload_bytes(payload),
         str(charset) if charset else None,
         None if encoding is None else str(encoding),
     )

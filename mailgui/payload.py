@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import email.message
 import re
+from email.errors import MessageError
 
 from mailgui.errors import (
     InvalidHeaderValueError,
@@ -23,6 +24,7 @@ from mailgui.errors import (
 # third identity encoding, which App Engine's codec lookup does not know.
 IDENTITY_ENCODINGS = frozenset({"7bit", "8bit", "binary"})
 _LINE_BREAK = re.compile(r"[\r\n]")
+_STDLIB_ENCODING_ERRORS = (LookupError, UnicodeError, ValueError, MessageError)
 
 
 class EncodedPayload:
@@ -91,9 +93,9 @@ class EncodedPayload:
             raise InvalidHeaderValueError("charset: line breaks (CR or LF) are not allowed in a charset")
         try:
             mime_message.set_payload(self.payload, charset or None)
-        except (LookupError, UnicodeError, ValueError) as exc:
+        except _STDLIB_ENCODING_ERRORS as exc:
             # The stdlib encodes the payload for the charset's body encoding, and fails as its codec does.
-            raise PayloadEncodingError(f"Could not encode payload as {charset}: {exc}") from None
+            raise PayloadEncodingError(f"Could not encode payload as {charset!r}: {exc}") from None
 
     def to_mime_message(self) -> email.message.Message:
         """A MIME message (headers and payload) holding this payload."""
@@ -102,7 +104,11 @@ class EncodedPayload:
         return mime_message
 
     def __str__(self) -> str:
-        return str(self.to_mime_message())
+        mime_message = self.to_mime_message()
+        try:
+            return str(mime_message)
+        except _STDLIB_ENCODING_ERRORS as exc:  # the charset's codec, when the message is written out
+            raise PayloadEncodingError(f"Could not write payload as {self.charset!r}: {exc}") from None
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, EncodedPayload):
