@@ -269,3 +269,30 @@ def test_an_admin_message_ignores_its_recipients_and_warns_as_app_engine(
     assert "To" not in message.to_mime_message()
     summary = authorized.get_message(message.send()).summary
     assert [r.address for r in summary.recipients] == ["root@example.org"]
+
+
+# -- what the issue found leaking, and the documented differences ------------------------------------------------
+
+
+def test_a_charset_named_base64_is_decoded_as_app_engines_codecs_decode_it_not_a_lookup_error() -> None:
+    message = mail.EmailMessage(**{**VALID, "body": mail.EncodedPayload(b"aGk=", "base64")})
+    assert message.to_mime_message().get_content() == "hi"
+
+
+@pytest.mark.parametrize("content_id", ["<\u00e9@example.com>", "\u00e9", "<a\udcff>"])
+def test_a_non_ascii_content_id_is_an_invalid_header_value_naming_the_attachment(content_id: str) -> None:
+    message = mail.EmailMessage(**VALID, attachments=[mail.Attachment("a.png", b"x", content_id=content_id)])
+    with pytest.raises(mail.InvalidHeaderValueError, match=r"^attachments: the content_id of 'a\.png'"):
+        message.send()
+
+
+def test_every_message_has_a_date_and_message_id_and_no_bcc_header() -> None:
+    mime = mail.EmailMessage(**VALID, bcc="eve@example.org").to_mime_message()
+    assert mime["Date"] and mime["Message-ID"]
+    assert "Bcc" not in mime and "eve@example.org" not in mime.as_string()
+
+
+def test_an_attachment_type_app_engine_does_not_map_is_the_one_python_knows() -> None:
+    assert mail.Attachment("a.docx", b"").content_type == "application/msword"  # App Engine's map first
+    assert mail.Attachment("a.svg", b"").content_type == "image/svg+xml"
+    assert mail.Attachment("notes", b"").content_type == "application/octet-stream"
