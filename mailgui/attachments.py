@@ -144,11 +144,13 @@ def attachment_name(filename: str) -> str:
     name = _TRAILING.sub("", unicodedata.normalize("NFC", filename).strip())
     if not name:
         raise InvalidAttachmentTypeError("attachments: every attachment needs a file name")
-    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if ext in BLOCKED_EXTENSIONS:
-        raise InvalidAttachmentTypeError(
-            f"attachments: {filename!r} is blocked: .{ext} files can carry executable code"
-        )
+    # "a.exe::$DATA" is a.exe on Windows (an NTFS stream name): the type is read before the first colon too.
+    for candidate in (name, _TRAILING.sub("", name.partition(":")[0].strip())):
+        ext = candidate.rsplit(".", 1)[-1].lower() if "." in candidate else ""
+        if ext in BLOCKED_EXTENSIONS:
+            raise InvalidAttachmentTypeError(
+                f"attachments: {filename!r} is blocked: .{ext} files can carry executable code"
+            )
     return name
 
 

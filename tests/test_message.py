@@ -546,6 +546,8 @@ def test_an_ascii_content_id_goes_out_in_angle_brackets(content_id: str, header:
         ("a.exe\t", "exe"),
         ("report.pdf.EXE . . ", "exe"),
         ("a.bat\u3000", "bat"),
+        ("a.exe::$DATA", "exe"),  # an NTFS stream name: Windows opens a.exe
+        ("a.js:zone.identifier", "js"),
     ],
 )
 def test_blocked_types_are_refused_whatever_dots_spaces_or_tabs_trail_the_name(name: str, ext: str) -> None:

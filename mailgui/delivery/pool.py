@@ -8,7 +8,14 @@ from collections.abc import Callable
 
 from mailgui.delivery.classify import RelayError, RelayFault
 from mailgui.delivery.target import RelayTarget
-from mailgui.delivery.transport import RecipientReply, RelayLimits, SmtpConnection, StaleConnection, tls_context
+from mailgui.delivery.transport import (
+    PartlySent,
+    RecipientReply,
+    RelayLimits,
+    SmtpConnection,
+    StaleConnection,
+    tls_context,
+)
 
 STALE_RETRIES = 3  # reused sessions found closed, one after another, before the relay is taken for unwell
 
@@ -89,22 +96,38 @@ class ConnectionPool:
         RelayBackedOff (from ``gate``) and cancellation pass through.
         """
         conn: SmtpConnection | None = None
+        settled: dict[str, RecipientReply] = {}  # what sessions that then failed had settled (see PartlySent)
+        remaining = recipients
         try:
             for _ in range(STALE_RETRIES):
                 conn = await self.acquire(gate)
                 try:
-                    replies = await conn.deliver(sender, recipients, raw, smtputf8)
+                    replies = await conn.deliver(sender, remaining, raw, smtputf8)
                 except StaleConnection:
                     self.discard(conn)
                     conn = None
                     continue
+                except PartlySent as exc:
+                    self.discard(conn)
+                    conn = None
+                    settled.update(exc.settled)
+                    remaining = tuple(a for a in remaining if a not in settled)
+                    if isinstance(exc.error, StaleConnection):
+                        continue  # the rest, at once, on another session
+                    raise PartlySent(settled, exc.error) from exc.error
                 self.mark_healthy()
                 self.release(conn)
-                return replies, conn.opened_at
+                merged = settled | {r.address: r for r in replies}
+                return [merged[a] for a in recipients], conn.opened_at
             raise RelayError(RelayFault.DROPPED, f"{self.target.name} keeps closing new connections at once")
-        except RelayError:
+        except RelayError as exc:
             if conn is not None:
                 self.discard(conn)
+            self.mark_unhealthy()
+            if settled:
+                raise PartlySent(settled, exc) from exc
+            raise
+        except PartlySent:
             self.mark_unhealthy()
             raise
         except asyncio.CancelledError:

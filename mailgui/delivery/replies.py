@@ -16,8 +16,14 @@ MAX_REPLY_BYTES = 64 * 1024  # one reply, all its lines; the EHLO of a large pro
 MAX_REPLY_LINES = 512
 SEEN_LINES = 64  # single-line replies a parser remembers: a relay says "250 2.1.5 Ok" once a recipient
 
-# A C0 control (but tab) or DEL in a reply: shown escaped, never raw (the attempt log, the GUI, the log file).
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# A C0 control (but tab), DEL, a C1 control or a direction mark in a reply: shown escaped, never raw (the attempt
+# log, the GUI, the log file): none belongs in a reply, and a direction mark can make text read backwards.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    point = ord(match.group())
+    return f"\\x{point:02x}" if point < 0x100 else f"\\u{point:04x}"
 
 
 class ProtocolViolation(Exception):
@@ -45,7 +51,7 @@ def safe_text(raw: bytes) -> str:
     except UnicodeDecodeError:
         text = raw.decode("utf-8", "backslashreplace")
     if _CONTROL.search(text):
-        text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+        text = _CONTROL.sub(_escape, text)
     return text
 
 

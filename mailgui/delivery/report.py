@@ -88,9 +88,13 @@ def _clean(text: str, utf8: bool) -> str:
     return flat if utf8 else flat.encode("ascii", "replace").decode("ascii")
 
 
+_LONGEST_WORD = 900
+
+
 def _field(name: str, value: str) -> str:
-    """A delivery-status field, folded like a header at about 78 columns."""
-    words = value.split(" ")
+    """A delivery-status field, folded like a header at about 78 columns. A word too long for any line (a server
+    may answer one 3,000-character word) is cut in pieces, so no line passes RFC 5322's 998 characters."""
+    words = [w[i : i + _LONGEST_WORD] for w in value.split(" ") for i in range(0, max(len(w), 1), _LONGEST_WORD)]
     lines: list[str] = []
     line = f"{name}: {words[0]}"
     for word in words[1:]:

@@ -81,6 +81,17 @@ class StaleConnection(Exception):
     """A reused connection turned out to be closed before this transaction began; nothing was sent."""
 
 
+class PartlySent(Exception):
+    """The session failed after earlier transactions of this message had settled some recipients (the relay takes
+    fewer recipients a transaction: 452). Those outcomes are real (a 250 after the data is a delivery) and must be
+    recorded, never sent again; ``error`` is why the rest were not (a StaleConnection: try them elsewhere now)."""
+
+    def __init__(self, settled: dict[str, RecipientReply], error: RelayError | StaleConnection):
+        super().__init__(str(error))
+        self.settled = settled
+        self.error = error
+
+
 def tls_context(target: RelayTarget) -> ssl.SSLContext:
     """The system's trusted CAs, plus ``ca_file`` if set. Hostname and certificate checks always on."""
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
@@ -135,6 +146,7 @@ class SmtpConnection:
         self.limits = limits or RelayLimits()
         self.wire: SmtpWire | None = None
         self.extensions: dict[str, str] = {}  # EHLO keywords (lower case) and their parameters
+        self.esmtp = False  # it answered EHLO (so its extensions are known), not only HELO
         self.stage = "connecting"
         self.transactions = 0
         self.last_used = 0.0
@@ -215,6 +227,7 @@ class SmtpConnection:
         reply = await self._command(b"EHLO " + helo)
         if reply.code == 250:
             self.extensions = {}
+            self.esmtp = True
             for line in reply.lines[1:]:
                 keyword, _, params = line.partition(" ")
                 self.extensions[keyword.lower()] = params.strip()
@@ -228,6 +241,7 @@ class SmtpConnection:
         if reply.code != 250:
             raise self._refused(reply)
         self.extensions = {}
+        self.esmtp = False
 
     async def _starttls(self) -> None:
         t = self.target
@@ -314,15 +328,29 @@ class SmtpConnection:
         once on this session. Raises RelayError when the relay fails as a whole (421, dropped, timeout, a
         protocol violation), StaleConnection when a reused connection was already closed before anything was sent.
         """
-        loop = asyncio.get_running_loop()
         replies: dict[str, RecipientReply] = {}
+        try:
+            return await self._deliver(sender, recipients, raw, smtputf8, replies)
+        except (StaleConnection, RelayError) as exc:
+            if replies:  # earlier transactions of this message went through: their outcomes stand
+                raise PartlySent(replies, exc) from exc
+            raise
+
+    async def _deliver(
+        self, sender: str, recipients: Sequence[str], raw: bytes, smtputf8: bool, replies: dict[str, RecipientReply]
+    ) -> list[RecipientReply]:
+        loop = asyncio.get_running_loop()
         try:
             if not self.is_open:
                 raise StaleConnection(self.target.name)
             options, encoding = self._mail_options(raw, smtputf8)
             if options is None:  # SMTPUTF8 needed and not offered: no transaction can carry it
-                text = f"5.6.7 SMTPUTF8 is required, but was not offered by {self.target.name}"
-                return [RecipientReply(a, None, text, "MAIL FROM", Outcome.PERMANENT) for a in recipients]
+                if self.esmtp:  # it listed what it supports, and this is not in the list (Postfix bounces, 5.6.7)
+                    text = f"5.6.7 SMTPUTF8 is required, but was not offered by {self.target.name}"
+                    return [RecipientReply(a, None, text, "MAIL FROM", Outcome.PERMANENT) for a in recipients]
+                # It refused EHLO and spoke HELO: it said nothing of what it supports, so nothing is refused yet.
+                text = f"4.6.7 SMTPUTF8 is required, and {self.target.name} answered HELO only (EHLO refused)"
+                return [RecipientReply(a, None, text, "EHLO", Outcome.TEMPORARY) for a in recipients]
             data = data_bytes(raw)
             # Each step's reply must come within its time (SmtpWire.read's deadline; no timer while replies wait).
             remaining = list(recipients)
@@ -449,6 +477,8 @@ class SmtpConnection:
         wire.send(data)
         self._step("DATA", len(data) / SLOW_UPLOAD_BYTES_PER_SECOND)  # the upload and the final reply
         reply = await self._read()
+        if wire.unsent:  # the final dot is still here: no reply can be about a message the relay has not had
+            raise self._violation(f"answered the message data before it was all sent ({wire.unsent} bytes left)")
         delivered = self._accepted(reply, 250)
         outcome = Outcome.DELIVERED if delivered else outcome_of(reply.code)
         for address in accepted:

@@ -88,6 +88,11 @@ class SmtpWire(asyncio.Protocol):
         )
 
     @property
+    def unsent(self) -> int:
+        """Bytes written but still in the transport's buffer, not yet handed to the network."""
+        return self.transport.get_write_buffer_size() if self.transport is not None else 0
+
+    @property
     def idle(self) -> bool:
         """No reply is owed, buffered or half-read: the dialogue is between commands."""
         return not self._owed and not self._replies and not self._parser.pending

@@ -45,7 +45,7 @@ from mailgui.delivery.recorder import Recorder
 from mailgui.delivery.reporting import FinishedAttempt, Reporter
 from mailgui.delivery.running import Running, Until
 from mailgui.delivery.target import RelayTarget, local_hostname
-from mailgui.delivery.transport import RecipientReply
+from mailgui.delivery.transport import PartlySent, RecipientReply
 from mailgui.errors import SendingStoppedError
 from mailgui.queue import Attempt, ClaimedMessage, Queue, RecipientResult, RecipientStatus
 from mailgui.settings import Settings
@@ -304,12 +304,22 @@ class Worker:
             attempt = Attempt(started, loop.time() - t0, pool.target.name, results, error=str(exc))
             self._add_outcome(msg, attempt, {}, exc)
             return
+        except PartlySent as partly:  # some recipients settled before the relay failed: they stand, once
+            error = partly.error
+            assert isinstance(error, RelayError)
+            self._relay_failed(error, loop.time())
+            done = partly.settled
+            results = unsent + tuple(
+                _result(done[a]) if a in done else RecipientResult(a, RecipientStatus.PENDING, error.code, str(error))
+                for a in recipients
+            )
+            attempt = Attempt(started, loop.time() - t0, pool.target.name, results, error=str(error))
+            self._add_outcome(msg, attempt, dict(done), error)
+            return
         except asyncio.CancelledError:
             await self.leases.release(msg)
             raise
-        results = unsent + tuple(
-            RecipientResult(r.address, recipient_status(r.outcome), r.code, " ".join(r.text.split())) for r in replies
-        )
+        results = unsent + tuple(_result(r) for r in replies)
         attempt = Attempt(started, loop.time() - t0, pool.target.name, results)
         self._add_outcome(msg, attempt, {r.address: r for r in replies}, None)
 
@@ -388,3 +398,7 @@ class Worker:
         if self.pool is not None:
             await self.pool.close()
         await self.db.close()
+
+
+def _result(reply: RecipientReply) -> RecipientResult:
+    return RecipientResult(reply.address, recipient_status(reply.outcome), reply.code, " ".join(reply.text.split()))

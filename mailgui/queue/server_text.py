@@ -1,8 +1,8 @@
 """What a server said, made safe to store: the queue writes every reply, error and hold reason through here.
 
-A reply whose bytes are not UTF-8 (a legacy server answering in Latin-1) reaches us as a str with lone surrogates:
-aiosmtplib decodes replies with ``surrogateescape``. SQLite cannot store such a string (binding it raises
-UnicodeEncodeError), a report cannot encode it, and Qt silently drops those characters. So before a write, each escaped byte
+A reply whose bytes are not UTF-8 (a legacy server answering in Latin-1) may reach us as a str with lone
+surrogates (text decoded with ``surrogateescape``, by a reader of ours or a caller's). SQLite cannot store such a
+string (binding it raises UnicodeEncodeError), a report cannot encode it, and Qt silently drops those characters. So before a write, each escaped byte
 (U+DC80..U+DCFF) is shown as ``\\xNN``, the byte it stood for (Python's backslashreplace, as the SMTP client's
 reply parser shows such bytes); any other lone surrogate as ``\\uNNNN``. Escaped rather than replaced with U+FFFD,
 so the attempt log still says which bytes the server sent. Text that is already valid goes through unchanged.

@@ -6,13 +6,17 @@ it, black-box: what the queue says afterwards is checked against what the relay 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from mailgui.attachments import Attachment
 from mailgui.clock import FakeClock
+from mailgui.delivery import RelayTarget
+from mailgui.message import MessageFields, build_message
 from mailgui.queue import Queue, Status
 from tests.delivery.conftest import Enqueue
 from tests.delivery.helpers import make_worker, states
@@ -221,6 +225,100 @@ async def test_452_too_many_recipients_sends_the_rest_at_once_in_the_same_attemp
     assert_sent_means_delivered(authorized, relay)
 
 
+@pytest.mark.parametrize("pipelining", [False, True], ids=["lockstep", "pipelining"])
+@pytest.mark.parametrize("then", ["closes-after-each", "drops-the-second"])
+async def test_after_a_452_split_a_failing_session_never_loses_or_repeats_what_was_delivered(
+    authorized: Queue, clock: FakeClock, enqueue: Enqueue, pipelining: bool, then: str
+) -> None:
+    """The relay takes 2 recipients a transaction. closes-after-each: it hangs up after each delivered transaction,
+    so the RSET before the next finds the session closed (the rest go at once on another session, in the same
+    attempt). drops-the-second: it drops the session in the second transaction (a relay failure: the rest wait).
+    Either way the first transaction's recipients are delivered once, recorded as such, and never sent again
+    (found by the audit: they were sent three times an attempt and left pending)."""
+    recipients = [f"u{n}@example.org" for n in range(4)]
+    async with HostileRelay(pipelining=pipelining) as relay:
+        relay.script.on("RCPT", *reply("452 4.5.3 Too many recipients"), when=lambda s: s.rcpt > 2)
+        if then == "closes-after-each":
+            relay.script.on("EOD", DEFAULT, CLOSE)
+        else:
+            relay.script.on("MAIL", CLOSE, when=lambda s: s.nth == 2)
+        mid = enqueue(recipients)
+        worker = make_worker(authorized, clock, hostile_target(relay))
+        await run_once(worker, relay)
+
+        summary = authorized.get_message(mid).summary
+        delivered_once = [t.accepted for t in relay.transactions if t.delivered]
+        if then == "closes-after-each":
+            assert summary.status == Status.SENT and summary.attempts == 1
+            assert sorted(a for batch in delivered_once for a in batch) == recipients
+        else:
+            assert delivered_once == [["u0@example.org", "u1@example.org"]]
+            assert states(authorized, mid) == {
+                "u0@example.org": ("delivered", 250),
+                "u1@example.org": ("delivered", 250),
+                "u2@example.org": ("pending", None),
+                "u3@example.org": ("pending", None),
+            }
+            clock.advance(4000)  # the retry and the relay's backoff are due
+            await run_once(worker, relay)
+            delivered_once = [t.accepted for t in relay.transactions if t.delivered]
+            assert sorted(a for batch in delivered_once for a in batch) == recipients  # each once, in all
+            assert authorized.get_message(mid).summary.status == Status.SENT
+        await worker.aclose()
+    assert_sent_means_delivered(authorized, relay)
+
+
+async def test_a_final_reply_that_comes_before_the_data_was_all_sent_is_a_violation(
+    authorized: Queue, clock: FakeClock, enqueue: Enqueue
+) -> None:
+    """The relay reads a little of a large message, says 250, and stops reading: the final dot is still in the
+    client's buffer, so the 250 cannot be about the message (found by the audit: it was marked sent)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handlers.append(asyncio.current_task())
+        try:
+            writer.write(b"220 early ESMTP\r\n")
+            while line := await reader.readline():
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    writer.write(b"250-early\r\n250 8BITMIME\r\n")
+                elif verb == b"DATA":
+                    writer.write(b"354 go\r\n")
+                    await reader.read(4096)  # a little of the data ...
+                    writer.write(b"250 2.0.0 Ok: queued (not really)\r\n")  # ... and "delivered" before the dot
+                    await stop.wait()  # never reads on
+                    return
+                else:
+                    writer.write(b"250 ok\r\n")
+        finally:
+            writer.transport.abort()
+
+    handlers: list[asyncio.Task[None] | None] = []
+
+    stop = asyncio.Event()
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    fields = MessageFields(
+        sender="ann@example.com",
+        to="bob@example.org",
+        subject="big",
+        body="hi",
+        attachments=[Attachment("big.bin", b"\x00" * 8_000_000)],
+    )
+    mid = authorized.enqueue(build_message(fields, now=clock.now()))
+    target = RelayTarget("127.0.0.1", port, "none", timeout=10.0, connections=1, helo_name="client.test")
+    worker = make_worker(authorized, clock, target)
+    try:
+        await asyncio.wait_for(worker.run_once(), 60)
+    finally:
+        stop.set()
+        await worker.aclose()
+        server.close()
+        await asyncio.gather(*(t for t in handlers if t is not None), return_exceptions=True)
+        await server.wait_closed()
+    assert_deferred_by_violation(authorized, mid, "before it was all sent")
+
+
 async def test_452_to_the_first_recipient_of_a_transaction_stays_a_temporary_failure(
     authorized: Queue, clock: FakeClock, enqueue: Enqueue, relay: HostileRelay
 ) -> None:
@@ -336,4 +434,19 @@ async def test_a_relay_misbehaving_mid_transaction_gets_the_same_outcomes_with_o
     assert states(authorized, mid) == expected
     if pipelining:
         assert any(len(g) > 2 for g in relay.connections[0].groups())  # it really was pipelined
+    assert_sent_means_delivered(authorized, relay)
+
+
+async def test_mail_that_needs_smtputf8_waits_when_the_relay_spoke_helo_only(
+    authorized: Queue, clock: FakeClock, enqueue: Enqueue, relay: HostileRelay
+) -> None:
+    """EHLO refused, HELO taken: the relay said nothing of what it supports, so an internationalized address is
+    not refused on its behalf (found by the audit: it was bounced 5.6.7, a refusal the relay never gave)."""
+    relay.script.on("EHLO", *reply("502 5.5.2 Error: command not recognized"))
+    mid = enqueue("bücher@example.org")
+    await run_once(make_worker(authorized, clock, hostile_target(relay)), relay)
+    summary = authorized.get_message(mid).summary
+    assert summary.status == Status.DEFERRED
+    assert states(authorized, mid) == {"bücher@example.org": ("pending", None)}
+    assert (summary.last_reply or "").startswith("4.6.7 SMTPUTF8 is required")
     assert_sent_means_delivered(authorized, relay)

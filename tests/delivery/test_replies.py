@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from mailgui.delivery.replies import MAX_REPLY_BYTES, MAX_REPLY_LINES, ProtocolViolation, Reply, ReplyParser, safe_text
 
-UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
+UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 codes = st.integers(2, 5).flatmap(
     lambda a: st.integers(0, 5).flatmap(lambda b: st.integers(0, 9).map(lambda c: a * 100 + b * 10 + c))
@@ -80,7 +80,7 @@ def test_a_parser_that_remembers_lines_it_saw_reads_the_same_replies_as_a_new_on
 
 
 @settings(max_examples=300)
-@given(st.lists(st.binary(max_size=300), max_size=30))
+@given(st.lists(st.one_of(st.binary(max_size=300), st.text(max_size=40).map(str.encode)), max_size=30))
 def test_any_bytes_give_replies_or_a_violation_and_the_buffer_stays_bounded(pieces: list[bytes]) -> None:
     parser = ReplyParser()
     for piece in pieces:
@@ -146,3 +146,9 @@ def test_only_a_452_that_says_too_many_recipients_is_the_relays_limit() -> None:
     assert is_too_many_recipients(Reply(552, "5.5.3 Too many recipients"))
     assert not is_too_many_recipients(Reply(452, "4.2.2 Mailbox full"))
     assert not is_too_many_recipients(Reply(552, "5.2.2 Mailbox full"))
+
+
+def test_c1_controls_and_direction_marks_in_a_reply_are_shown_escaped() -> None:
+    """U+202E would make the rest of a reply read backwards in the GUI and the log; U+009B is a terminal's CSI."""
+    [reply] = ReplyParser().feed("550 5.7.1 see \u202etxt.exe\u202c \x9b31m here\r\n".encode())
+    assert reply.text == "5.7.1 see \\u202etxt.exe\\u202c \\x9b31m here"

@@ -246,3 +246,13 @@ def test_the_reader_agrees_with_the_corpus_labels_and_reads_our_report_the_same_
         ("bob@example.org", "5.1.1"),
         ("carol@example.org", "4.4.1"),
     ]
+
+
+@pytest.mark.parametrize("word", [900, 901, 3000])
+def test_no_line_of_a_report_passes_998_characters_whatever_the_server_said(word: int) -> None:
+    """A legal reply may be one long word (found by the audit: a 3,000-character one made a 2,046-character
+    Diagnostic-Code line)."""
+    refused = ReportRecipient("bob@example.org", "5.1.1", 550, "5.1.1 " + "x" * word, stage="RCPT TO")
+    report = build_report("failed", original(), [refused], reporting_mta="mx.test", now=NOW)
+    assert max(len(line) for line in report.raw.split(b"\r\n")) <= 998
+    assert b"x" * 900 in report.raw  # cut in pieces, not dropped
