@@ -12,6 +12,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 from mailgui.clock import Clock, SystemClock
 from mailgui.gui.lists.pages import PagedList
+from mailgui.gui.widgets.plain import plain_tooltip
 from mailgui.queue import Queue
 
 T = TypeVar("T")
@@ -85,4 +86,7 @@ class PagedTableModel(QAbstractTableModel, Generic[T]):
             return "…" if role == Qt.ItemDataRole.DisplayRole else None
         if role == RECORD_ROLE:
             return rec
-        return self.cell(rec, index.column(), role)
+        value = self.cell(rec, index.column(), role)
+        if role == Qt.ItemDataRole.ToolTipRole and isinstance(value, str):
+            return plain_tooltip(value) or None  # a subject, an address, a relay's words: text, never markup
+        return value

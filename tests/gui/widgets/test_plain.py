@@ -83,3 +83,15 @@ def test_queue_table_tooltips_show_a_relays_markup_as_text(queue, clock, qapp):
 @pytest.mark.parametrize("text", ["", None])
 def test_no_text_is_no_tooltip(text):
     assert plain_tooltip(text) == ""  # Qt shows no tooltip
+
+
+def test_the_bounces_list_shows_a_relays_markup_and_a_subject_as_text(queue, clock, qapp):
+    from mailgui.gui.lists.bounces import COL_DIAGNOSTIC, COL_MESSAGE, BouncesModel
+
+    queue.add_sender("@example.com")
+    mid = enqueue(queue, clock, 1, to=["bob@example.org"], subject=HOSTILE_SUBJECT)
+    attempt(queue, clock, mid, [("bob@example.org", "failed", 550, HOSTILE_REPLY)])
+    model = BouncesModel(queue, clock=clock)
+    tip = Qt.ItemDataRole.ToolTipRole
+    assert words(shown(model.data(model.index(0, COL_DIAGNOSTIC), tip))) == f"550 {HOSTILE_REPLY}"
+    assert HOSTILE_SUBJECT in shown(model.data(model.index(0, COL_MESSAGE), tip))
