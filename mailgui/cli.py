@@ -15,6 +15,7 @@ from mailgui import cli_reports, mail
 from mailgui.addresses import check_header_text, check_text, normalize_sender_pattern
 from mailgui.attachments import Attachment
 from mailgui.bounces import parse_report, report_json
+from mailgui.cli_imap import add_fetch_parser, fetch_reports
 from mailgui.errors import Error
 from mailgui.paths import default_db_path
 from mailgui.queue import MessageDetail, MessageSummary, SettingsAndSenders, Status
@@ -132,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     bp = b_sub.add_parser("parse", help="say what message files are (bounce, delay, auto-reply, complaint, other)")
     bp.add_argument("--json", action="store_true", help="one JSON object per file, in the order given")
     bp.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    add_fetch_parser(b_sub)
     cli_reports.add_parsers(b_sub, sub)
     return p
 
@@ -226,6 +228,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return run_local_relay(db, port=a.port)
     if a.command == "send":
         return _send(db, a)
+    if a.command == "bounces" and a.action == "fetch":
+        return fetch_reports(mail.open_queue(db), as_json=a.json)
     if a.command == "bounces" and a.action == "parse":
         return _parse_bounces(a.files, as_json=a.json)
     queue = mail.open_queue(db)
@@ -291,9 +295,9 @@ def _config(queue: SettingsAndSenders, a: argparse.Namespace) -> int:
             if not a.stdin:
                 raise Error(f"{a.key}: pass secrets with --stdin so they stay out of shell history and ps")
             if value:
-                set_password(settings, value)
+                set_password(settings, value, a.key)
                 print(f"{a.key} stored in the OS keyring")
-            elif clear_password(settings):
+            elif clear_password(settings, a.key):
                 print(f"{a.key} removed from the OS keyring")
             else:
                 print(f"{a.key}: none was kept in the OS keyring")

@@ -115,6 +115,11 @@ class SecretStoreError(Error):
     """No usable OS keyring to keep a secret in."""
 
 
+class MailboxError(Error):
+    """The bounce mailbox (``bounces.imap.*``) cannot be read: no connection, TLS refused, login refused, no such
+    folder. Environmental: the message names the setting to look at."""
+
+
 class SendingStoppedError(Error):
     """The delivery worker stopped sending on its own: it could not record what it sent (sending on would send all
     of it again after a restart). ``reason`` says why; the message reads "sending stopped: <reason>"."""

@@ -1,4 +1,5 @@
-"""Validated settings over the queue's key/value table, and the relay password in the OS keyring."""
+"""Validated settings over the queue's key/value table, and the passwords (relay, bounce mailbox) in the OS
+keyring."""
 
 from __future__ import annotations
 
@@ -76,6 +77,20 @@ def _file(value: str) -> str:
     return value
 
 
+def _folder(value: str) -> str:
+    """An IMAP folder, levels separated by '/' (the reader uses the server's own separator)."""
+    value = _text(value)
+    if not value:
+        raise ValueError("expected a folder name")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        raise ValueError("control characters are not allowed")
+    if any(part == "" for part in value.split("/")):
+        raise ValueError("a level of the folder name is empty (two '/' in a row, or one at an end)")
+    if "*" in value or "%" in value:
+        raise ValueError("'*' and '%' are IMAP wildcards, not allowed in a folder name")
+    return value
+
+
 def _addresses(value: str) -> str:
     """Comma-separated addresses (``Name <addr>`` or bare), each checked as the Mail API checks a recipient."""
     try:
@@ -112,9 +127,35 @@ SETTINGS: dict[str, SettingSpec] = {
     "admins": SettingSpec(
         "", _addresses, "the administrators: where send_mail_to_admins sends (addresses separated by commas)"
     ),
+    "bounces.imap.host": SettingSpec("", _host, "IMAP server where bounce mail arrives (empty: not read)"),
+    "bounces.imap.port": SettingSpec("993", _int(1, 65535), "IMAP port (993 for tls, 143 for starttls)"),
+    "bounces.imap.security": SettingSpec(
+        "tls", _choice("tls", "starttls", "none"), "tls, starttls, or none (plain text: a loopback host only)"
+    ),
+    "bounces.imap.username": SettingSpec("", _text, "IMAP login"),
+    "bounces.imap.folder": SettingSpec("INBOX", _folder, "folder where bounce mail arrives"),
+    "bounces.imap.processed_folder": SettingSpec(
+        "mailgui/processed", _folder, "matched reports are moved here (never deleted); made if missing"
+    ),
+    "bounces.imap.poll_interval": SettingSpec("300", _seconds(30, 86400), "seconds between reads of the folder"),
+    "bounces.imap.ca_file": SettingSpec("", _file, "extra CA bundle to trust for IMAP (certificate checks stay on)"),
 }
 
-SECRET_KEYS = {"relay.password"}
+
+@dataclass(frozen=True)
+class SecretSpec:
+    """A password kept in the OS keyring for the account ``<prefix><user>@<host>`` its settings name."""
+
+    user_key: str
+    host_key: str
+    prefix: str = ""  # keeps two passwords for one user@host apart (an SMTP and an IMAP login)
+
+
+SECRETS: dict[str, SecretSpec] = {
+    "relay.password": SecretSpec("relay.username", "relay.host"),
+    "bounces.imap.password": SecretSpec("bounces.imap.username", "bounces.imap.host", "imap:"),
+}
+SECRET_KEYS = set(SECRETS)
 
 # Pairs of settings where the first may not exceed the second, each with why, for the error that names both.
 ORDERED: list[tuple[str, str, str]] = [
@@ -196,14 +237,14 @@ class Settings:
         return {key: stored.get(key, spec.default) for key, spec in SETTINGS.items()}
 
 
-def _keyring():  # type: ignore[no-untyped-def]
+def _keyring(key: str = "relay.password"):  # type: ignore[no-untyped-def]
     import keyring
     from keyring.backends import fail
 
     backend = keyring.get_keyring()
     if isinstance(backend, fail.Keyring) or getattr(backend, "priority", 1) <= 0:
         raise SecretStoreError(
-            "relay.password: no OS keyring is available here, so the password was not stored "
+            f"{key}: no OS keyring is available here, so the password was not stored "
             "(mailgui never writes it in plain text); install or unlock a keyring service and try again"
         )
     return keyring
@@ -211,61 +252,66 @@ def _keyring():  # type: ignore[no-untyped-def]
 
 # The password is keyed by the account, user@host. It used to be user@host:port, so a change of port left it
 # behind where nothing read or deleted it; such an entry is moved to its new key the first time it is read.
-def _account(values: Mapping[str, str]) -> str:
-    return f"{values['relay.username']}@{values['relay.host']}"
+def _account(values: Mapping[str, str], key: str = "relay.password") -> str:
+    spec = SECRETS[key]
+    return f"{spec.prefix}{values[spec.user_key]}@{values[spec.host_key]}"
 
 
 def _account_with_port(values: Mapping[str, str]) -> str:
     return f"{values['relay.username']}@{values['relay.host']}:{values['relay.port']}"
 
 
-def set_password(settings: Settings, secret: str) -> None:
-    """Keep the relay password in the OS keyring, under the current user and host. An empty one clears it."""
+def set_password(settings: Settings, secret: str, key: str = "relay.password") -> None:
+    """Keep the password ``key`` (a key of SECRETS) in the OS keyring, under its current user and host. An empty
+    one clears it."""
     if not secret:
-        clear_password(settings)
+        clear_password(settings, key)
         return
-    kr = _keyring()
+    kr = _keyring(key)
     values = settings.all()
-    if not values["relay.username"] or not values["relay.host"]:
+    spec = SECRETS[key]
+    if not values[spec.user_key] or not values[spec.host_key]:
         # Kept for that user on that host: stored before either is set, it would be left behind when they are.
-        raise SecretStoreError("relay.password: set relay.username and relay.host first; the password is kept for them")
+        raise SecretStoreError(f"{key}: set {spec.user_key} and {spec.host_key} first; the password is kept for them")
     try:
-        kr.set_password(KEYRING_SERVICE, _account(values), secret)
+        kr.set_password(KEYRING_SERVICE, _account(values, key), secret)
     except Exception as exc:  # keyring backends raise their own types
-        raise SecretStoreError(f"relay.password: the keyring refused to store it: {exc}") from exc
-    _forget(kr, [_account_with_port(values)])
+        raise SecretStoreError(f"{key}: the keyring refused to store it: {exc}") from exc
+    if key == "relay.password":
+        _forget(kr, [_account_with_port(values)])
 
 
-def get_password(settings: Settings) -> str | None:
+def get_password(settings: Settings, key: str = "relay.password") -> str | None:
     try:
-        kr = _keyring()
+        kr = _keyring(key)
     except SecretStoreError:
         return None
     values = settings.all()
     try:
-        value: str | None = kr.get_password(KEYRING_SERVICE, _account(values))
-        if value is None:
+        value: str | None = kr.get_password(KEYRING_SERVICE, _account(values, key))
+        if value is None and key == "relay.password":
             value = _adopt(kr, _account_with_port(values), _account(values))
     except Exception as exc:  # keyring backends raise their own types (locked, service gone)
-        raise SecretStoreError(f"relay.password: the keyring could not be read: {exc}") from exc
+        raise SecretStoreError(f"{key}: the keyring could not be read: {exc}") from exc
     return value
 
 
-def clear_password(settings: Settings) -> bool:
-    """Delete the relay password kept for the current user and host; False if none was kept."""
+def clear_password(settings: Settings, key: str = "relay.password") -> bool:
+    """Delete the password ``key`` kept for its current user and host; False if none was kept."""
     try:
-        kr = _keyring()
+        kr = _keyring(key)
     except SecretStoreError:
         return False  # no keyring: nothing was ever stored
     values = settings.all()
+    accounts = [_account(values, key)] + ([_account_with_port(values)] if key == "relay.password" else [])
     removed = False
     try:
-        for account in (_account(values), _account_with_port(values)):
+        for account in accounts:
             if kr.get_password(KEYRING_SERVICE, account) is not None:
                 kr.delete_password(KEYRING_SERVICE, account)
                 removed = True
     except Exception as exc:  # keyring backends raise their own types
-        raise SecretStoreError(f"relay.password: the keyring could not delete it: {exc}") from exc
+        raise SecretStoreError(f"{key}: the keyring could not delete it: {exc}") from exc
     return removed
 
 
@@ -302,7 +348,9 @@ def _forget(kr: Any, accounts: list[str]) -> None:
 
 def _account_changed(before: Mapping[str, str], after: Mapping[str, str]) -> None:
     """After a change of relay user or host, delete the password kept for the old account; after a change of
-    port, move an entry still keyed with the old port (it would never be found again)."""
+    port, move an entry still keyed with the old port (it would never be found again). The same for the bounce
+    mailbox's user and host."""
+    _imap_account_changed(before, after)
     if not before["relay.username"] or not before["relay.host"]:
         return  # no password is kept without both (set_password refuses it)
     old, new = _account(before), _account(after)
@@ -319,3 +367,18 @@ def _account_changed(before: Mapping[str, str], after: Mapping[str, str]) -> Non
         _adopt(kr, _account_with_port(before), new)
     except Exception as exc:  # keyring backends raise their own types
         log.warning("relay.password: could not look for a keyring entry for %s: %s", _account_with_port(before), exc)
+
+
+def _imap_account_changed(before: Mapping[str, str], after: Mapping[str, str]) -> None:
+    key = "bounces.imap.password"
+    spec = SECRETS[key]
+    if not before[spec.user_key] or not before[spec.host_key]:
+        return
+    old = _account(before, key)
+    if old == _account(after, key):
+        return
+    try:
+        kr = _keyring(key)
+    except SecretStoreError:
+        return  # no keyring: nothing was ever stored
+    _forget(kr, [old])

@@ -12,9 +12,10 @@ from mailgui.clock import FakeClock
 from mailgui.queue import Queue
 from tests.test_settings import MemoryKeyring
 
-# smtp_server (a real SMTP server on a free 127.0.0.1 port) and smtp_tls, for every test package; and a test
-# fails if it logs a WARNING or worse it did not declare with @pytest.mark.allow_log (tests/logfail.py).
-pytest_plugins = ["tests.smtpserver", "tests.logfail"]
+# smtp_server (a real SMTP server on a free 127.0.0.1 port) and smtp_tls, for every test package; dovecot and
+# imap_mailbox (a private Dovecot, started only by the tests that use it); and a test fails if it logs a WARNING
+# or worse it did not declare with @pytest.mark.allow_log (tests/logfail.py).
+pytest_plugins = ["tests.smtpserver", "tests.logfail", "tests.realservers.dovecot"]
 
 
 @pytest.fixture

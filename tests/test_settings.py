@@ -360,3 +360,75 @@ def test_an_old_contradiction_does_not_block_an_unrelated_change(queue: Queue) -
     assert Settings(queue).set("relay.timeout", "12") == "12"
     with pytest.raises(InvalidSettingError, match=r"^retry\.min_backoff: 5000 is more than retry\.max_backoff"):
         check_related(Settings(queue).all())
+
+
+# -- the bounce mailbox (bounces.imap.*) ---------------------------------------------------------------------------
+
+
+def test_the_bounce_mailbox_settings_have_their_defaults(queue: Queue) -> None:
+    values = Settings(queue).all()
+    assert {k: v for k, v in values.items() if k.startswith("bounces.imap.")} == {
+        "bounces.imap.host": "",
+        "bounces.imap.port": "993",
+        "bounces.imap.security": "tls",
+        "bounces.imap.username": "",
+        "bounces.imap.folder": "INBOX",
+        "bounces.imap.processed_folder": "mailgui/processed",
+        "bounces.imap.poll_interval": "300",
+        "bounces.imap.ca_file": "",
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("bounces.imap.port", "0", "expected a number from 1 to 65535"),
+        ("bounces.imap.security", "ssl", "expected one of: tls, starttls, none"),
+        ("bounces.imap.folder", " ", "expected a folder name"),
+        ("bounces.imap.processed_folder", "mailgui//processed", "a level of the folder name is empty"),
+        ("bounces.imap.processed_folder", "mailgui/*", "'*' and '%' are IMAP wildcards"),
+        ("bounces.imap.folder", "In\tbox", "control characters are not allowed"),
+        ("bounces.imap.poll_interval", "5", "expected seconds from 30 to 86400"),
+        ("bounces.imap.host", "imap example", "expected a host name or IP address"),
+    ],
+)
+def test_a_bounce_mailbox_setting_that_is_not_valid_is_named_with_the_problem(
+    queue: Queue, key: str, value: str, problem: str
+) -> None:
+    with pytest.raises(InvalidSettingError) as caught:
+        Settings(queue).set(key, value)
+    assert str(caught.value).startswith(f"{key}: {value!r} is not valid: {problem}")
+    assert queue.all_settings() == {}
+
+
+def test_the_imap_password_is_kept_apart_from_the_relay_password_of_the_same_account(
+    relay: tuple[Settings, MemoryKeyring],
+) -> None:
+    s, backend = relay
+    s.set_many({"bounces.imap.host": "smtp.example.com", "bounces.imap.username": "ann"})
+    set_password(s, "smtp-pw")
+    set_password(s, "imap-pw", "bounces.imap.password")
+    assert entries(backend) == {"ann@smtp.example.com": "smtp-pw", "imap:ann@smtp.example.com": "imap-pw"}
+    assert get_password(s, "bounces.imap.password") == "imap-pw"
+    assert clear_password(s, "bounces.imap.password")
+    assert entries(backend) == {"ann@smtp.example.com": "smtp-pw"}
+
+
+def test_a_change_of_imap_host_forgets_the_imap_password_only(relay: tuple[Settings, MemoryKeyring]) -> None:
+    s, backend = relay
+    s.set_many({"bounces.imap.host": "imap.example.com", "bounces.imap.username": "ann"})
+    set_password(s, "smtp-pw")
+    set_password(s, "imap-pw", "bounces.imap.password")
+    s.set("bounces.imap.host", "mail.example.net")
+    assert get_password(s, "bounces.imap.password") is None
+    assert entries(backend) == {"ann@smtp.example.com": "smtp-pw"}
+
+
+def test_the_imap_password_needs_its_user_and_host_first(relay: tuple[Settings, MemoryKeyring]) -> None:
+    s, backend = relay
+    with pytest.raises(
+        SecretStoreError,
+        match=r"^bounces\.imap\.password: set bounces\.imap\.username and bounces\.imap\.host first",
+    ):
+        set_password(s, "imap-pw", "bounces.imap.password")
+    assert entries(backend) == {}
