@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,7 @@ from mailgui.errors import MailboxError
 from mailgui.queue import Attempt, Queue, RecipientResult, RecipientStatus, Status
 from mailgui.settings import Settings, set_password
 from tests.queue.helpers import outgoing
-from tests.realservers.dovecot import PASSWORD, USER, Dovecot, Mailbox
+from tests.realservers.dovecot import PASSWORD, USER, Dovecot, Mailbox, start_dovecot
 from tests.reports import auto_reply, dsn
 from tests.test_settings import MemoryKeyring
 
@@ -177,6 +178,37 @@ async def test_starttls_reads_the_same_mailbox(
     # Dovecot takes a login in plain text from 127.0.0.1 to itself, so its log is what shows it came over TLS.
     [login] = [line for line in dovecot.log.splitlines() if f"lport={dovecot.imap_port}, mpid=" in line]
     assert "Login: user=<bounces@example.com>" in login and ", TLS, " in login
+
+
+@pytest.mark.parametrize(
+    ("capabilities", "expunged"),
+    [("IMAP4rev1 LITERAL+ IDLE UIDPLUS", True), ("IMAP4rev1 LITERAL+ IDLE", False)],
+    ids=["no MOVE", "no MOVE nor UIDPLUS"],
+)
+async def test_without_move_a_report_is_copied_and_only_its_own_uid_expunged(
+    authorized: Queue, clock: FakeClock, tmp_path: Path, capabilities: str, expunged: bool
+) -> None:
+    server = start_dovecot(tmp_path / "dovecot", capabilities)
+    try:
+        mailbox = Mailbox(server)
+        mid, message_id = sent(authorized, clock, ["bob@example.org"])
+        report = mailbox.append(bounce_for(message_id))
+        mailbox.append(ORDINARY)
+        deleted_by_the_user = mailbox.append(ORDINARY.replace(b"lunch?", b"old news"))
+        mailbox.mark_deleted(3)  # the user's mail program marked it deleted, and has not expunged it yet
+        account = ImapAccount("127.0.0.1", USER, PASSWORD, port=server.imaps_port, ca_file=str(server.tls.ca_file))
+
+        [got] = await read_mailbox(authorized, account)
+        again = await read_mailbox(authorized, account)
+
+        assert got.message_id == mid and again == []
+        assert mailbox.messages("mailgui.processed") == [report]
+        assert mailbox.messages("INBOX") == [ORDINARY]
+        # Only the report's own UID is expunged: what the user marked deleted is still there, for them to expunge.
+        left = mailbox.messages("INBOX", deleted=True)
+        assert left == ([ORDINARY, deleted_by_the_user] if expunged else [report, ORDINARY, deleted_by_the_user])
+    finally:
+        server.stop()
 
 
 async def test_a_wrong_password_is_a_clear_error_naming_the_setting(

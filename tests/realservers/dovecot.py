@@ -91,7 +91,9 @@ def _mail_owner(directory: Path) -> tuple[Path, int, int]:
     return mail, owner.pw_uid, owner.pw_gid
 
 
-def _config(directory: Path, tls: TLSFiles, imaps_port: int, imap_port: int, mail: tuple[Path, int, int]) -> str:
+def _config(
+    directory: Path, tls: TLSFiles, imaps_port: int, imap_port: int, mail: tuple[Path, int, int], capabilities: str
+) -> str:
     mail_dir, uid, gid = mail
     cert, key = directory / "server.pem", directory / "server.key"
     [chain] = [tls.ca.issue_cert(HOST, "localhost")]
@@ -119,6 +121,7 @@ ssl_key = <{key}
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = yes
 auth_failure_delay = 0
+{f"imap_capability = {capabilities}" if capabilities else ""}
 # The local port in each login line, so a test can tell a STARTTLS login (imap_port) from an IMAPS one.
 login_log_format_elements = user=<%u> method=%m rip=%r lip=%l lport=%{{lport}} mpid=%e %c session=<%{{session}}>
 auth_mechanisms = plain login
@@ -178,7 +181,9 @@ def _wait_listening(d: Dovecot) -> None:
         time.sleep(0.05)  # polling a condition (the port answering) with a deadline, not waiting for time
 
 
-def start_dovecot(directory: Path) -> Dovecot:
+def start_dovecot(directory: Path, capabilities: str = "") -> Dovecot:
+    """Start a Dovecot; ``capabilities``: what it advertises after login instead of its own list (an older
+    server's, without MOVE or UIDPLUS)."""
     binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
     if not Path(binary).exists():
         # Never a silent skip: .ci/run installs dovecot-imapd; a machine without it fails these tests loudly.
@@ -188,7 +193,7 @@ def start_dovecot(directory: Path) -> Dovecot:
     imaps_port, imap_port = free_port(), free_port()
     config = directory / "dovecot.conf"
     mail = _mail_owner(directory)
-    config.write_text(_config(directory, tls, imaps_port, imap_port, mail))
+    config.write_text(_config(directory, tls, imaps_port, imap_port, mail, capabilities))
     with (directory / "dovecot.out").open("wb") as out:  # what it says before its log is open (config errors)
         process = subprocess.Popen(
             [binary, "-F", "-c", str(config)], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -243,20 +248,31 @@ class Mailbox:
         finally:
             imap.logout()
 
-    def messages(self, folder: str = "INBOX") -> list[bytes]:
-        """Every message in ``folder`` (none if it does not exist), in UID order, not marked deleted."""
+    def messages(self, folder: str = "INBOX", *, deleted: bool = False) -> list[bytes]:
+        """Every message in ``folder`` (none if it does not exist), in UID order, not marked deleted unless
+        ``deleted`` (then those too)."""
         imap = self.server.client()
         try:
             typ, _ = imap.select(f'"{folder}"', readonly=True)
             if typ != "OK":
                 return []
-            typ, data = imap.uid("SEARCH", "UNDELETED")
+            typ, data = imap.uid("SEARCH", "ALL" if deleted else "UNDELETED")
             uids = data[0].split()
             out = []
             for uid in uids:
                 typ, fetched = imap.uid("FETCH", uid, "(BODY.PEEK[])")
                 out.extend(part[1] for part in fetched if isinstance(part, tuple))
             return out
+        finally:
+            imap.logout()
+
+    def mark_deleted(self, uid: int, folder: str = "INBOX") -> None:
+        """Mark one message deleted, as a mail program does before it expunges."""
+        imap = self.server.client()
+        try:
+            assert imap.select(f'"{folder}"')[0] == "OK"
+            typ, data = imap.uid("STORE", str(uid), "+FLAGS.SILENT", "(\\Deleted)")
+            assert typ == "OK", data
         finally:
             imap.logout()
 
