@@ -21,6 +21,19 @@ def fields_of_message(detail: MessageDetail) -> DraftFields:
             return ""
         return value if isinstance(value, str) else ", ".join(str(v) for v in value)  # type: ignore[attr-defined]
 
+    def text(value: object) -> str:
+        # Read from a message, bodies are EncodedPayloads (as App Engine reads them); mailgui wrote them decodable.
+        if isinstance(value, mail.EncodedPayload):
+            try:
+                return value.text_for("body")
+            except mail.Error:
+                return value.payload.decode("utf-8", "replace")
+        return str(value or "")
+
+    def data(value: object) -> bytes:
+        decoded = value.decode() if isinstance(value, mail.EncodedPayload) else value
+        return decoded.encode("utf-8") if isinstance(decoded, str) else bytes(decoded)  # type: ignore[call-overload]
+
     bcc = [r.address for r in detail.summary.recipients if r.kind == "bcc"]
     html = get("html")
     return DraftFields(
@@ -29,7 +42,7 @@ def fields_of_message(detail: MessageDetail) -> DraftFields:
         cc=joined(get("cc")),
         bcc=", ".join(bcc),
         subject=str(get("subject") or ""),
-        body=str(get("body") or ""),
-        html=None if html is None else str(html),
-        attachments=[(a.filename, a.payload) for a in (msg.attachments if hasattr(msg, "attachments") else [])],
+        body=text(get("body")),
+        html=None if html is None else text(html),
+        attachments=[(a.filename, data(a.payload)) for a in (msg.attachments if hasattr(msg, "attachments") else [])],
     )

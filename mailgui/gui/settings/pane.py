@@ -116,6 +116,7 @@ class SettingsPane(QScrollArea):
         columns = QHBoxLayout()
         left = QVBoxLayout()
         left.addWidget(self.senders)
+        left.addWidget(self._admins_group())
         left.addWidget(self._retry_group())
         left.addStretch(1)
         right = QVBoxLayout()
@@ -265,6 +266,17 @@ class SettingsPane(QScrollArea):
         return group
 
     # -- retry --------------------------------------------------------------------------------------------
+    def _admins_group(self) -> QGroupBox:
+        group = QGroupBox("Administrators")
+        self.admins_edit = QLineEdit()
+        self.admins_edit.setObjectName("adminsEdit")
+        self.admins_edit.setPlaceholderText("ann@example.com, Bob <bob@example.org>")
+        self.errors["admins"] = _error_label("admins_error")
+        form = QFormLayout(group)
+        hint = "where mail.send_mail_to_admins() sends; addresses separated by commas"
+        form.addRow("&Addresses:", _with_error(self.admins_edit, self.errors["admins"], hint))
+        return group
+
     def _retry_group(self) -> QGroupBox:
         group = QGroupBox("Retries and delivery reports")
         # Ranges as mailgui.settings checks them, in seconds.
@@ -321,6 +333,7 @@ class SettingsPane(QScrollArea):
         self.max_backoff.setValue(round(s.get_float("retry.max_backoff")))
         self.lifetime.setValue(round(s.get_float("retry.lifetime")))
         self.delay_warning.setValue(round(s.get_float("bounce.delay_warning")))
+        self.admins_edit.setText(s.get("admins"))
         problem = keyring_problem()
         self.keyring_ok = problem is None
         self.password_note.setText(
@@ -349,6 +362,7 @@ class SettingsPane(QScrollArea):
             "retry.max_backoff": str(self.max_backoff.value()),
             "retry.lifetime": str(self.lifetime.value()),
             "bounce.delay_warning": str(self.delay_warning.value()),
+            "admins": self.admins_edit.text(),
         }
 
     def _field_error(self, key: str, message: str | None) -> None:

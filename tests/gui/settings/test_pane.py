@@ -196,3 +196,17 @@ def test_saving_unchanged_settings_keeps_every_duration_to_the_second(pane: Sett
     assert pane.max_backoff.text() == "1 h 6 min 40 s"
     assert pane.lifetime.text() == "5 d"
     assert pane.delay_warning.text() == "off"
+
+
+def test_the_administrators_are_edited_checked_and_saved(pane: SettingsPane, queue: Queue) -> None:
+    pane.admins_edit.setText("ann@example.com, bob@")
+    assert not pane.save()
+    assert pane.errors["admins"].isVisible()
+    assert "admins: 'ann@example.com, bob@' is not valid: 'bob@' is not a valid address" in pane.errors["admins"].text()
+    assert queue.get_setting("admins") is None
+    pane.admins_edit.setText(" ann@example.com ,Bob <bob@example.org>")
+    assert pane.save()
+    assert queue.get_setting("admins") == "ann@example.com, Bob <bob@example.org>"
+    pane.admins_edit.clear()
+    pane.load()
+    assert pane.admins_edit.text() == "ann@example.com, Bob <bob@example.org>"
