@@ -22,18 +22,10 @@ from mailgui.errors import (
     EmptyValueError,
     Error,
     InvalidEmailError,
-    InvalidHeadersError,
     MissingRecipientsError,
     MissingSenderError,
 )
-from mailgui.message import (
-    ALLOWED_HEADERS,
-    MessageFields,
-    OutgoingMessage,
-    build_message,
-    check_header_name,
-    to_headers,
-)
+from mailgui.message import MessageFields, OutgoingMessage, build_message, check_headers_valid, to_headers
 from mailgui.mime_reading import decode_address_list_field, decode_header_text, parse_mime_message, payload_parts
 from mailgui.paths import default_db_path
 from mailgui.payload import EncodedPayload
@@ -59,41 +51,6 @@ def open_queue(path: str | Path | None = None, clock: Clock | None = None) -> Qu
     if clock is not None:
         queue.clock = clock
     return queue
-
-
-def invalid_headers_reason(headers: object) -> str | None:
-    """Why ``headers`` cannot be a message's extra headers, or None; worded as App Engine's.
-
-    The allow-list is compared without regard to case (App Engine's is case-sensitive) and is App Engine's
-    with a few more (see ``message.ALLOWED_HEADERS``).
-    """
-    if headers is None:
-        return "Headers dictionary was None."
-    if not isinstance(headers, Mapping):
-        return f"Invalid type for headers. Should be a dictionary, not {type(headers).__name__}."
-    for name, value in headers.items():
-        if not isinstance(name, str):
-            return "Header names should be strings."
-        if not isinstance(value, str):
-            return "Header values should be strings."
-        if not name.isascii():
-            return "Header name should be an ASCII string."
-        try:
-            check_header_name(name)
-        except Error:
-            if name.strip().lower() in ALLOWED_HEADERS:
-                return f'Header name "{name}" has spaces or characters a header name cannot have.'
-            return f'Header "{name.strip()}" is not allowed.'
-    return None
-
-
-def check_headers_valid(headers: object) -> None:
-    """Raise InvalidHeadersError (an InvalidEmailError, as App Engine raises, and an InvalidHeaderNameError)."""
-    reason = invalid_headers_reason(headers)
-    if reason is not None:
-        allowed = ", ".join(sorted(ALLOWED_HEADERS.values()))
-        hint = f" (allowed: {allowed})" if "is not allowed" in reason else ""
-        raise InvalidHeadersError(f"headers: {reason.rstrip('.') if hint else reason}{hint}")
 
 
 def _check_app_engine_address(value: object, field: str) -> None:

@@ -12,13 +12,7 @@ from typing import Any
 
 from mailgui.addresses import check_email_valid, invalid_email_reason, is_email_valid
 from mailgui.attachments import EXTENSION_BLACKLIST, EXTENSION_MIME_MAP, Attachment
-from mailgui.email_message import (
-    AdminEmailMessage,
-    EmailMessage,
-    check_headers_valid,
-    invalid_headers_reason,
-    open_queue,
-)
+from mailgui.email_message import AdminEmailMessage, EmailMessage, open_queue
 from mailgui.errors import (
     BadRequestError,
     EmptyValueError,
@@ -41,6 +35,7 @@ from mailgui.errors import (
     UnknownEncodingError,
 )
 from mailgui.inbound import BounceNotification, InboundEmailMessage
+from mailgui.message import check_headers_valid, invalid_headers_reason
 from mailgui.payload import EncodedPayload
 
 __all__ = [

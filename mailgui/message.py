@@ -20,7 +20,9 @@ from mailgui.addresses import Mailbox, check_header_text, check_text, parse_addr
 from mailgui.attachments import Attachment, AttachmentPart, attachment_part, to_attachments
 from mailgui.errors import (
     BadRequestError,
+    Error,
     InvalidHeaderNameError,
+    InvalidHeadersError,
     InvalidHeaderValueError,
     MissingBodyError,
     MissingRecipientsError,
@@ -62,6 +64,41 @@ def check_header_name(name: str) -> str:
         allowed = ", ".join(sorted(ALLOWED_HEADERS.values()))
         raise InvalidHeaderNameError(f"headers: {name!r} is not allowed as an extra header (allowed: {allowed})")
     return canonical
+
+
+def invalid_headers_reason(headers: object) -> str | None:
+    """Why ``headers`` cannot be a message's extra headers, or None; worded as App Engine's.
+
+    The allow-list is compared without regard to case (App Engine's is case-sensitive) and is App Engine's
+    with a few more (see ``message.ALLOWED_HEADERS``).
+    """
+    if headers is None:
+        return "Headers dictionary was None."
+    if not isinstance(headers, Mapping):
+        return f"Invalid type for headers. Should be a dictionary, not {type(headers).__name__}."
+    for name, value in headers.items():
+        if not isinstance(name, str):
+            return "Header names should be strings."
+        if not isinstance(value, str):
+            return "Header values should be strings."
+        if not name.isascii():
+            return "Header name should be an ASCII string."
+        try:
+            check_header_name(name)
+        except Error:
+            if name.strip().lower() in ALLOWED_HEADERS:
+                return f'Header name "{name}" has spaces or characters a header name cannot have.'
+            return f'Header "{name.strip()}" is not allowed.'
+    return None
+
+
+def check_headers_valid(headers: object) -> None:
+    """Raise InvalidHeadersError (an InvalidEmailError, as App Engine raises, and an InvalidHeaderNameError)."""
+    reason = invalid_headers_reason(headers)
+    if reason is not None:
+        allowed = ", ".join(sorted(ALLOWED_HEADERS.values()))
+        hint = f" (allowed: {allowed})" if "is not allowed" in reason else ""
+        raise InvalidHeadersError(f"headers: {reason.rstrip('.') if hint else reason}{hint}")
 
 
 def _kind(value: object) -> str:
