@@ -299,3 +299,13 @@ def test_from_environ_reads_a_url_encoded_form() -> None:
     }
     bounce = mail.BounceNotification.from_environ(environ)
     assert (bounce.original["to"], bounce.notification["text"]) == ("gone@example.org", "550 no")
+
+
+def test_a_blank_address_assigned_to_an_inbound_message_is_no_recipient_as_in_app_engine() -> None:
+    message = mail.InboundEmailMessage()
+    message.to = ""
+    assert not hasattr(message, "to")
+    with pytest.raises(mail.InvalidEmailError, match=r"^Empty email address for to\.$"):
+        mail.EmailMessage().to = ""
+    message.cc = "not an address"  # taken as it came; mailgui's syntax check waits until it is sent
+    assert message.cc == "not an address"
