@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from email.message import EmailMessage as MimeMessage
 from email.message import Message
 from pathlib import Path
 from typing import Any, ClassVar
@@ -181,18 +182,19 @@ class _EmailMessageBase:
             return False
         return True
 
-    def to_mime_message(self) -> Message:
+    def to_mime_message(self) -> MimeMessage:
         """The message as it would be queued, as a stdlib message (with Bcc left out: mailgui never writes it)."""
         from email import message_from_string
         from email import policy as email_policy
-        from email.message import EmailMessage as MimeMessage
 
         built = self._build(SystemClock().now(), self._check_recipients_for_check())
         # Read with LF line ends, as App Engine's message holds its text, and with headers read as text (App
         # Engine's are Header objects whose str() is the text). Parsed from text, not bytes: the stdlib's bytes
         # parser cannot read UTF-8 headers (RFC 6532).
         text = built.raw.decode("utf-8").replace("\r\n", "\n")
-        return message_from_string(text, _class=MimeMessage, policy=email_policy.SMTPUTF8)
+        mime_message = message_from_string(text, _class=MimeMessage, policy=email_policy.SMTPUTF8)
+        assert isinstance(mime_message, MimeMessage)
+        return mime_message
 
     def build(self, clock: Clock | None = None) -> OutgoingMessage:
         return self._build((clock or SystemClock()).now(), self._check_recipients_for_check())
@@ -270,7 +272,7 @@ class _EmailMessageBase:
     def IsInitialized(self) -> bool:
         return self.is_initialized()
 
-    def ToMIMEMessage(self) -> Message:
+    def ToMIMEMessage(self) -> MimeMessage:
         return self.to_mime_message()
 
     def Send(self, *args: Any, **kw: Any) -> int:
@@ -351,7 +353,7 @@ class AdminEmailMessage(_EmailMessageBase):
         # the message is checked and shown with its sender standing in, and no To header.
         return MessageFields(to=self.__dict__.get("sender"))
 
-    def to_mime_message(self) -> Message:
+    def to_mime_message(self) -> MimeMessage:
         mime_message = super().to_mime_message()
         del mime_message["To"]
         return mime_message

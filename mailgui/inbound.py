@@ -6,6 +6,7 @@ from __future__ import annotations
 import email.parser
 import email.policy
 from collections.abc import Iterator, Mapping
+from email.message import EmailMessage as MimeMessage
 from email.message import Message
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
@@ -28,6 +29,11 @@ class InboundEmailMessage(EmailMessage):
     )
     ALLOW_BLANK_EMAIL: ClassVar[bool] = True
     _STRICT_ADDRESSES: ClassVar[bool] = False
+
+    # Declared for type checkers only: unset, they are absent.
+    date: Any
+    message_id: Any
+    alternate_bodies: Any
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, Any]) -> InboundEmailMessage:
@@ -69,7 +75,7 @@ class InboundEmailMessage(EmailMessage):
     def _message_id(self) -> str | None:
         return self.__dict__.get("message_id")
 
-    def to_mime_message(self) -> Message:
+    def to_mime_message(self) -> MimeMessage:
         """As EmailMessage's, with the Date and Message-ID it came with."""
         mime_message = super().to_mime_message()
         if "date" in self.__dict__:

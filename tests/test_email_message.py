@@ -199,7 +199,8 @@ def test_an_iterator_of_attachments_is_kept_as_a_list_so_it_still_holds_them_whe
 def test_a_body_is_not_needed_when_there_is_an_html_body() -> None:
     message = mail.EmailMessage(sender="a@example.com", to="b@example.org", subject="s", html="<p>x</p>")
     message.check_initialized()
-    assert message.CheckInitialized() is None and message.IsInitialized()
+    message.CheckInitialized()
+    assert message.IsInitialized()
 
 
 def test_an_attachment_that_does_not_decode_is_found_by_check_initialized() -> None:
