@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import re
 from collections.abc import Iterator, Mapping
 from email.message import EmailMessage as MimeMessage
 from email.message import Message
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
+from mailgui.addresses import check_header_text
 from mailgui.email_message import EmailMessage, _EmailMessageBase
-from mailgui.errors import InvalidMessageError
+from mailgui.errors import InvalidHeaderValueError, InvalidMessageError
 from mailgui.payload import EncodedPayload
+
+_FOLD = re.compile(r"\r?\n(?=[ \t])")  # RFC 5322 folding: a line break before whitespace
 
 
 class InboundEmailMessage(EmailMessage):
@@ -73,14 +77,26 @@ class InboundEmailMessage(EmailMessage):
             yield payload_type, payload
 
     def _message_id(self) -> str | None:
-        return self.__dict__.get("message_id")
+        return _header_value(self.__dict__.get("message_id"), "message_id")
 
     def to_mime_message(self) -> MimeMessage:
         """As EmailMessage's, with the Date and Message-ID it came with."""
         mime_message = super().to_mime_message()
-        if "date" in self.__dict__:
-            mime_message.replace_header("Date", self.__dict__["date"])
+        date = _header_value(self.__dict__.get("date"), "date")
+        if date is not None:
+            mime_message.replace_header("Date", date)
         return mime_message
+
+
+def _header_value(value: object, field: str) -> str | None:
+    """A header value as it came, unfolded (a long Date or Message-ID may be folded), or refused naming the field."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidHeaderValueError(f"{field}: expected a string, got {type(value).__name__}")
+    unfolded = _FOLD.sub("", value).strip()
+    check_header_text(unfolded, field)
+    return unfolded
 
 
 def _request_body(environ: Mapping[str, Any]) -> bytes:

@@ -127,6 +127,15 @@ def test_a_received_message_keeps_its_message_id_and_date_when_shown_as_mime() -
     assert mime["Date"] == "Mon, 17 Oct 2011 15:41:14 -0700"
 
 
+def test_a_folded_date_or_message_id_is_unfolded_and_a_line_break_elsewhere_refused() -> None:
+    message = mail.InboundEmailMessage(SIMPLE.replace("Mon, 17 Oct 2011", "Mon, 17 Oct\n 2011"))
+    assert message.date == "Mon, 17 Oct\n 2011 15:41:14 -0700"  # as it came
+    assert message.to_mime_message()["Date"] == "Mon, 17 Oct 2011 15:41:14 -0700"
+    message.date = "Mon, 17 Oct 2011\r\nBcc: eve@example.org"
+    with pytest.raises(mail.InvalidHeaderValueError, match=r"^date: line breaks"):
+        message.to_mime_message()
+
+
 def test_from_environ_reads_the_posted_message() -> None:
     body = SIMPLE.encode()
     environ = {"CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body)}

@@ -165,6 +165,8 @@ MIME_TEXT = st.one_of(
                 "Content-ID: <\u00e9>\n",
                 "Message-ID: <\u00e9@x>\n",
                 "Date: yesterday\n",
+                "Date: Mon, 17 Oct\n 2011 15:41:14 -0700\n",
+                "Message-ID:\n <folded@example.com>\n",
                 "\n",
                 "--b\n",
                 "--b--\n",
