@@ -189,6 +189,7 @@ def addresses(value: str | list[str]) -> list[str]:
     subject=TEXT,
     body=BODY,
     html=st.none() | BODY.filter(bool),
+    amp_html=st.none() | BODY.filter(bool),
     attachments=st.lists(ATTACHMENT, max_size=3, unique_by=lambda a: a[0]),
     headers=st.lists(st.sampled_from(sorted(HEADER_VALUES)), max_size=3).map(
         lambda n: {h: HEADER_VALUES[h] for h in n}
@@ -202,11 +203,13 @@ def test_every_field_of_a_message_round_trips_through_mime_into_an_inbound_messa
     subject: str,
     body: str,
     html: str | None,
+    amp_html: str | None,
     attachments: list[tuple[str, bytes]],
     headers: dict[str, str],
 ) -> None:
     fields: dict[str, object] = {"sender": sender, "to": to, "subject": subject, "body": body}
-    optional = {"cc": cc, "reply_to": reply_to, "html": html, "attachments": attachments, "headers": headers}
+    optional = {"cc": cc, "reply_to": reply_to, "html": html, "amp_html": amp_html}
+    optional.update({"attachments": attachments, "headers": headers})
     fields.update({name: value for name, value in optional.items() if value})
     sent = mail.EmailMessage(**fields)
     received = mail.InboundEmailMessage(sent.to_mime_message())
@@ -222,6 +225,9 @@ def test_every_field_of_a_message_round_trips_through_mime_into_an_inbound_messa
         assert received.html.decode() == html
     else:
         assert not hasattr(received, "html")
+    # An AMP body is one more alternative: App Engine's InboundEmailMessage keeps it in alternate_bodies.
+    amp = [p.decode() for t, p in received.__dict__.get("alternate_bodies", []) if t == "text/x-amp-html"]
+    assert amp == ([amp_html] if amp_html else [])
     got = [(a.filename, a.payload.decode()) for a in received.__dict__.get("attachments", [])]
     assert got == attachments
     for name, value in headers.items():
