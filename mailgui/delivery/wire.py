@@ -40,7 +40,9 @@ class SmtpWire(asyncio.Protocol):
         # One timer for the reads' deadlines, not one per read: each read moves the deadline (usually later), and
         # the timer, when it fires early, only re-arms itself for the deadline in force. A read costs no timer.
         self._deadline: float | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        # The timer and when it is due, kept here: qasync's loop returns a plain Handle, which has no when().
+        self._timer: asyncio.Handle | None = None
+        self._timer_at = 0.0
         self.violation: ProtocolViolation | None = None
         self.lost: Disconnected | None = None
 
@@ -121,10 +123,10 @@ class SmtpWire(asyncio.Protocol):
             loop = asyncio.get_running_loop()
             self._waiter = loop.create_future()
             self._deadline = until
-            if until is not None and (self._timer is None or self._timer.when() > until):
+            if until is not None and (self._timer is None or self._timer_at > until):
                 if self._timer is not None:
                     self._timer.cancel()
-                self._timer = loop.call_at(until, self._on_timer)
+                self._timer, self._timer_at = loop.call_at(until, self._on_timer), until
             try:
                 await self._waiter
             finally:
@@ -139,7 +141,7 @@ class SmtpWire(asyncio.Protocol):
         if loop.time() >= deadline - _EARLY:
             waiter.set_exception(TimeoutError())
         else:  # the deadline moved on since the timer was set
-            self._timer = loop.call_at(deadline, self._on_timer)
+            self._timer, self._timer_at = loop.call_at(deadline, self._on_timer), deadline
 
     async def start_tls(self, context: ssl.SSLContext, server_hostname: str, timeout: float) -> None:
         """Switch to TLS after the server's ``220``. Nothing from before may cross: a byte buffered or a reply
