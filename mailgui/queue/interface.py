@@ -283,6 +283,10 @@ class LateReports(Protocol):
 
     def suppression_of(self, address: str) -> Suppression | None: ...
 
+    def take_lease(self, name: str, owner: str, seconds: float) -> bool: ...
+
+    def drop_lease(self, name: str, owner: str) -> None: ...
+
 
 @runtime_checkable
 class QueueBackend(

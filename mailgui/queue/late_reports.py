@@ -288,6 +288,26 @@ class ReportStore:
         ]
         return [self._report(self.conn, i) for i in ids]
 
+    # -- one reader per queue ---------------------------------------------------------------------------
+    def take_lease(self, name: str, owner: str, seconds: float) -> bool:
+        """Hold the job ``name`` for ``owner`` for ``seconds`` from now, if nobody else holds it (or their hold
+        ran out); True if ``owner`` holds it now. Several workers on one queue file read its bounce mailbox once."""
+        now = self.clock.now()
+        with self._tx() as c:
+            return (
+                c.execute(
+                    """INSERT INTO leases(name, owner, until) VALUES (?, ?, ?)
+                       ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, until = excluded.until
+                       WHERE leases.owner = excluded.owner OR leases.until <= ?""",
+                    (name, owner, now + seconds, now),
+                ).rowcount
+                > 0
+            )
+
+    def drop_lease(self, name: str, owner: str) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+
     # -- the suppression list ---------------------------------------------------------------------------
     def add_suppression(self, address: str, reason: str = "added by hand") -> bool:
         """Suppress ``address`` (compared without case); False if it already was."""

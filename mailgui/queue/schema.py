@@ -123,6 +123,8 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX recipients_address ON recipients(address COLLATE NOCASE) WHERE reason IS NOT NULL",
         "ALTER TABLE suppressions ADD COLUMN message_id INTEGER REFERENCES messages(id) ON DELETE SET NULL",
         "ALTER TABLE suppressions ADD COLUMN source TEXT NOT NULL DEFAULT 'user'",  # user | bounce | complaint
+        # A job one process of several may do at a time (the bounce mailbox's reader), held until a time.
+        "CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until REAL NOT NULL)",
     ],
 ]
 
