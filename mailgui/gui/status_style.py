@@ -40,6 +40,12 @@ RECIPIENT_STATES: dict[str, StateStyle] = {
     "failed": StateStyle("Failed", "#c62828", "status-bounced", "The server refused it for good"),
     "expired": StateStyle("Expired", "#ad1457", "status-expired", "Gave up after retrying for too long"),
     "cancelled": StateStyle("Cancelled", "#616161", "status-cancelled", "Cancelled before delivery"),
+    "suppressed": StateStyle(
+        "Suppressed",
+        "#6a1b9a",
+        "status-suppressed",
+        "Not sent: the address is on the suppression list (it bounced for good or complained)",
+    ),
 }
 
 _UNKNOWN = StateStyle("Unknown", "#424242", "warning", "A state this version of mailgui does not know")

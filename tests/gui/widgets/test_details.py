@@ -11,7 +11,7 @@ import pytest
 
 from mailgui.gui.widgets.details import DetailsPane, MessageTabs
 from mailgui.message import MessageFields, build_message
-from tests.gui.queue_data import fill_varied
+from tests.gui.queue_data import attempt, enqueue, fill_varied
 
 PIXEL = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
 
@@ -157,3 +157,25 @@ def test_details_show_recipients_attempts_and_the_bounce_report(qtbot, queue, cl
     pane.refresh()
     assert pane.placeholder.isVisibleTo(pane)
     assert "no longer in the queue" in pane.placeholder.text()
+
+
+def test_a_suppressed_recipient_shows_as_suppressed_with_its_reason(qtbot, queue, clock):
+    queue.add_sender("@example.com")
+    queue.add_suppression("gone@example.org", "unknown_user: 550 5.1.1 no such user")
+    mid = enqueue(queue, clock, 1, to=["gone@example.org", "here@example.org"], subject="Hello")
+    note = queue.suppression_of("gone@example.org").note()
+    attempt(
+        queue,
+        clock,
+        mid,
+        [("gone@example.org", "suppressed", None, note), ("here@example.org", "delivered", 250, "2.0.0 Ok")],
+    )
+    pane = DetailsPane(queue, clock)
+    qtbot.addWidget(pane)
+    pane.show_message(mid)
+    gone = pane.recipients.topLevelItem(0)
+    assert gone.text(0) == "gone@example.org"
+    assert gone.text(2) == "Suppressed"
+    assert "is suppressed (unknown_user" in gone.text(3)
+    assert not gone.icon(2).isNull() and "suppression list" in gone.toolTip(2)
+    assert pane.recipients.topLevelItem(1).text(2) == "Delivered"
