@@ -104,6 +104,9 @@ async def start_services(
             )
         else:
             target = relay_from_settings(settings)
+        return_path = settings.get("bounces.return_path")
+        if return_path:  # VERP on: the key its tokens are made with (made at first use, kept in the queue)
+            worker_options = {"return_path": return_path, "verp_key": queue.verp_key(), **worker_options}
         worker = Worker(queue, clock=clock, relay=target, **worker_options)
     except BaseException:
         if local is not None:

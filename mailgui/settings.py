@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mailgui.addresses import parse_address_list, split_addresses
+from mailgui.addresses import invalid_email_reason, parse_address_list, split_addresses
 from mailgui.errors import Error, InvalidSettingError, SecretStoreError
 from mailgui.queue import SettingsAndSenders
 
@@ -100,6 +100,19 @@ def _addresses(value: str) -> str:
     return ", ".join(split_addresses(value))
 
 
+def _return_path(value: str) -> str:
+    """Empty, or one bare address without a '+' (VERP adds its own ``+<id>-<token>``)."""
+    value = value.strip()
+    if not value:
+        return ""
+    reason = invalid_email_reason(value, "address")
+    if reason is not None:
+        raise ValueError(reason.removeprefix("address: "))
+    if "+" in value.partition("@")[0]:
+        raise ValueError(f"{value!r} has a '+' in its local part: VERP adds its own")
+    return value
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     default: str
@@ -139,6 +152,9 @@ SETTINGS: dict[str, SettingSpec] = {
     ),
     "bounces.imap.poll_interval": SettingSpec("300", _seconds(30, 86400), "seconds between reads of the folder"),
     "bounces.imap.ca_file": SettingSpec("", _file, "extra CA bundle to trust for IMAP (certificate checks stay on)"),
+    "bounces.return_path": SettingSpec(
+        "", _return_path, "VERP: bounces come back to this address plus the message's id (empty: off, the sender's)"
+    ),
 }
 
 

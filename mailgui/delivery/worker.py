@@ -22,6 +22,7 @@ import socket
 import uuid
 from collections.abc import Callable
 
+from mailgui.bounces.verp import verp_address
 from mailgui.clock import Clock
 from mailgui.delivery.classify import RelayError, recipient_status
 from mailgui.delivery.events import (
@@ -87,8 +88,13 @@ class Worker:
         record_delay: float = 0.02,
         reporting_mta: str | None = None,
         rng: random.Random | None = None,
+        return_path: str = "",
+        verp_key: bytes = b"",
     ):
         self.queue = queue
+        # VERP (bounces.return_path): each message's envelope sender names it, so its bounce finds it.
+        self.return_path = return_path
+        self.verp_key = verp_key
         self.clock = clock
         self.owner = owner or default_owner()
         self.reporter = Reporter(reporting_mta or local_hostname())
@@ -290,7 +296,10 @@ class Worker:
             recipients = tuple(a for a in recipients if a not in skipped)
         try:
             if recipients:  # none pending (all settled before a crash, or all suppressed): recording settles it
-                replies, opened_at = await pool.send(self._gate, msg.sender, recipients, msg.raw, msg.smtputf8)
+                sender = msg.sender
+                if self.return_path and msg.kind == "normal" and sender:  # reports keep the null sender
+                    sender = verp_address(self.return_path, msg.id, self.verp_key)
+                replies, opened_at = await pool.send(self._gate, sender, recipients, msg.raw, msg.smtputf8)
                 if self.backoff.unwell and opened_at > self._failure_at:
                     self._relay_recovered()
         except RelayBackedOff:

@@ -13,17 +13,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
+import secrets
 import sqlite3
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 
 from mailgui.bounces import Kind, Reason, Report
+from mailgui.bounces.verp import verp_id as read_verp_id
 from mailgui.clock import Clock
 from mailgui.errors import QueueError
 from mailgui.queue.connection import transaction
 from mailgui.queue.records import Suppression
 from mailgui.queue.server_text import storable_text
 
+log = logging.getLogger(__name__)
+
+VERP_KEY = "bounces.verp_key"  # in the settings table, not a setting: never listed, never set by hand
 HARD = frozenset({Reason.UNKNOWN_USER, Reason.DOMAIN_NOT_FOUND})  # dead for good: suppressed at the first report
 SOFT = frozenset({Reason.MAILBOX_FULL, Reason.BLOCKED})  # suppressed once they pile up (see SoftRule)
 MAX_STORED_REPORT = 1 << 20  # bytes of a report kept in the queue; the rest is cut (a 20 MB report returns it all)
@@ -97,6 +104,8 @@ class ReportStore:
             row = c.execute("SELECT id FROM reports WHERE digest = ?", (digest,)).fetchone()
             if row is not None:
                 return self._report(c, int(row[0]), duplicate=True)
+            if verp_id is None:
+                verp_id = self._verp_id(c, raw, source)
             message_id = self._match(c, verp_id, report.original_message_id)
             stored = raw if len(raw) <= MAX_STORED_REPORT else raw[:MAX_STORED_REPORT]
             cur = c.execute(
@@ -136,6 +145,39 @@ class ReportStore:
                 self._log_late_attempt(c, message_id, report_id, source, applied, now)
                 self._settle_message(c, message_id, now)
             return self._report(c, report_id)
+
+    def verp_key(self) -> bytes:
+        """The key VERP tokens are made with: made at first use, kept in the queue, never shown."""
+        with self._tx() as c:
+            return self._verp_key(c)
+
+    @staticmethod
+    def _verp_key(c: sqlite3.Connection) -> bytes:
+        c.execute(
+            "INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT DO NOTHING", (VERP_KEY, secrets.token_hex(32))
+        )
+        return bytes.fromhex(c.execute("SELECT value FROM settings WHERE key = ?", (VERP_KEY,)).fetchone()[0])
+
+    def _verp_id(self, c: sqlite3.Connection, raw: bytes, source: str) -> int | None:
+        """The message a VERP address in the report's head names (To, Delivered-To, X-Original-To, an ARF's
+        Original-Mail-From...), if VERP is on; a forged one is logged and ignored."""
+        row = c.execute("SELECT value FROM settings WHERE key = 'bounces.return_path'").fetchone()
+        return_path = row[0] if row else ""
+        if not return_path or "@" not in return_path:
+            return None
+        key = self._verp_key(c)
+        local, _, domain = return_path.rpartition("@")
+        text = raw[:65536].decode("utf-8", "replace")
+        pattern = re.compile(rf"{re.escape(local)}\+[0-9]{{1,18}}-[0-9a-f]+@{re.escape(domain)}", re.IGNORECASE)
+        for candidate in pattern.findall(text):
+            try:
+                found = read_verp_id(candidate, return_path, key)
+            except ValueError as exc:
+                log.warning("report from %s: a forged VERP address is ignored: %s", source, exc)
+                continue
+            if found is not None:
+                return found
+        return None
 
     @staticmethod
     def _match(c: sqlite3.Connection, verp_id: int | None, original: str | None) -> int | None:

@@ -1,13 +1,14 @@
 """Suppressed addresses are not sent to: the recipient is marked suppressed with why and since when, the others go
-out as usual, and the sender's report names the suppression (issue 16)."""
+out as usual, and the sender's report names the suppression; with VERP on, each message's envelope sender names
+it (issue 16)."""
 
 from __future__ import annotations
 
 from mailgui.clock import FakeClock
-from mailgui.delivery import Worker
+from mailgui.delivery import RelayTarget, Worker
 from mailgui.queue import Queue, Status
 from tests.delivery.conftest import Enqueue
-from tests.delivery.helpers import parse_dsn, states
+from tests.delivery.helpers import make_worker, parse_dsn, states
 from tests.smtpserver import SMTPTestServer
 
 
@@ -54,3 +55,24 @@ async def test_lifting_a_suppression_lets_later_mail_through(
     mid = enqueue("bob@example.org")
     await worker.run_once()
     assert states(authorized, mid) == {"bob@example.org": ("delivered", 250)}
+
+
+async def test_with_verp_on_each_message_goes_out_from_an_address_that_names_it(
+    authorized: Queue, clock: FakeClock, target: RelayTarget, smtp_server: SMTPTestServer, enqueue: Enqueue
+) -> None:
+    from mailgui.bounces.verp import verp_address, verp_id
+
+    key = authorized.verp_key()
+    worker = make_worker(authorized, clock, target, return_path="bounces@example.com", verp_key=key)
+    mid = enqueue("bounce-me@example.org")
+    authorized.add_suppression("never@example.org")
+    report_of = enqueue("never@example.org")  # suppressed: its report to the sender keeps the null sender
+    try:
+        await worker.run_once()
+    finally:
+        await worker.aclose()
+    by_rcpt = {r.rcpt_tos: r.mail_from for r in smtp_server.received}
+    assert by_rcpt[("bounce-me@example.org",)] == verp_address("bounces@example.com", mid, key)
+    assert verp_id(by_rcpt[("bounce-me@example.org",)], "bounces@example.com", key) == mid
+    assert authorized.get_message(report_of).report_ids
+    assert by_rcpt[("ann@example.com",)] == ""  # a report's envelope sender stays null (no loops)

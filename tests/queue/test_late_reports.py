@@ -4,11 +4,14 @@ addresses; unmatched ones kept, not dropped."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from mailgui.bounces import parse_report
 from mailgui.clock import FakeClock
 from mailgui.queue import Attempt, Queue, RecipientResult, RecipientStatus, SoftRule, Status
+from tests.logfail import Allowed
 from tests.queue.helpers import outgoing
 from tests.reports import arf, auto_reply, dsn
 
@@ -146,3 +149,33 @@ def test_suppressions_are_added_listed_and_lifted_by_hand(authorized: Queue) -> 
     assert (s.address, s.reason, s.source) == ("Dead@Example.org", "left the company", "user")
     assert authorized.remove_suppressions(["DEAD@example.org", "never@example.org"]) == 1
     assert authorized.list_suppressions() == []
+
+
+def verp_dsn(to: str, address: str = "bob@example.org") -> bytes:
+    """A bounce that quotes nothing of the message (no Message-ID), sent to the envelope sender ``to``."""
+    return dsn(None, [(address, "5.1.1", UNKNOWN.format(address))]).replace(
+        b"To: ann@example.com", f"To: {to}".encode()
+    )
+
+
+def test_with_verp_on_a_report_is_matched_by_the_address_it_came_back_to(authorized: Queue, clock: FakeClock) -> None:
+    from mailgui.bounces.verp import verp_address
+
+    authorized.set_setting("bounces.return_path", "bounces@example.com")
+    mid, _ = sent(authorized, clock, ["bob@example.org"])
+    got = record(authorized, verp_dsn(verp_address("bounces@example.com", mid, authorized.verp_key())))
+    assert got.message_id == mid
+    assert states(authorized, mid) == {"bob@example.org": "failed"}
+    assert authorized.verp_key() == authorized.verp_key()  # made once, kept
+
+
+@pytest.mark.allow_log(Allowed("mailgui.queue.late_reports", logging.WARNING, r"a forged VERP address is ignored"))
+def test_a_forged_verp_address_matches_nothing_and_says_so(
+    authorized: Queue, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    authorized.set_setting("bounces.return_path", "bounces@example.com")
+    mid, _ = sent(authorized, clock, ["bob@example.org"])
+    got = record(authorized, verp_dsn(f"bounces+{mid}-0123456789ab@example.com"))
+    assert got.message_id is None
+    assert states(authorized, mid) == {"bob@example.org": "delivered"}
+    assert any("forged VERP" in r.getMessage() for r in caplog.records)
