@@ -184,6 +184,10 @@ class QueueViews(Protocol):
 
     def count_deferred_since(self, since: float) -> int: ...
 
+    def count_reports(self, *, unmatched: bool = False, kind: str | None = None) -> int:
+        """Reports received by mail (late bounces, complaints, ...), all or only unmatched, of one kind or all."""
+        ...
+
 
 @runtime_checkable
 class UserActions(Protocol):

@@ -132,12 +132,12 @@ class QueueReads:
         ids = [r[0] for r in rows]
         recipients: dict[int, list[Recipient]] = {i: [] for i in ids}
         marks = ",".join("?" * len(ids))
-        for mid, addr, kind, status, code, reply, updated in self.conn.execute(
-            "SELECT message_id, address, kind, status, code, reply, updated_at FROM recipients"
+        for mid, addr, kind, status, code, reply, updated, reason, report_id in self.conn.execute(
+            "SELECT message_id, address, kind, status, code, reply, updated_at, reason, report_id FROM recipients"
             f" WHERE message_id IN ({marks}) ORDER BY id",
             ids,
         ):
-            recipients[mid].append(Recipient(addr, kind, status, code, reply, updated))
+            recipients[mid].append(Recipient(addr, kind, status, code, reply, updated, reason, report_id))
         return [
             MessageSummary(
                 id=r[0],
@@ -188,9 +188,11 @@ class QueueReads:
         return MessageDetail(summary=summary, raw=bytes(raw), attempts=attempts, report_ids=reports)
 
     def list_bounces(self, *, limit: int = 100, offset: int = 0) -> list[Bounce]:
-        """Failed recipients of ordinary messages, newest first."""
+        """Failed recipients of ordinary messages, newest first: refused during delivery, expired, or reported
+        later (``report_id`` names the report)."""
         rows = self.conn.execute(
-            """SELECT r.message_id, r.address, r.status, r.code, r.reply, r.updated_at, m.sender, m.subject
+            """SELECT r.message_id, r.address, r.status, r.code, r.reply, r.updated_at, m.sender, m.subject,
+                      r.reason, r.report_id
                FROM recipients r JOIN messages m ON m.id = r.message_id
                WHERE r.status IN ('failed', 'expired') AND m.kind = 'normal'
                ORDER BY r.updated_at DESC, r.id DESC LIMIT ? OFFSET ?""",
@@ -215,3 +217,14 @@ class QueueReads:
                    WHERE r.status IN ('failed', 'expired') AND m.kind = 'normal'"""
             ).fetchone()[0]
         )
+
+    def count_reports(self, *, unmatched: bool = False, kind: str | None = None) -> int:
+        """Reports received by mail; ``unmatched``: only those about no message of this queue; ``kind``: only
+        bounces, complaints, ... (``mailgui.bounces.Kind``)."""
+        clauses = ["message_id IS NULL"] if unmatched else []
+        params: list[object] = []
+        if kind is not None:
+            clauses.append("kind = ?")
+            params.append(kind)
+        where = " AND ".join(clauses) or "1"
+        return int(self.conn.execute(f"SELECT count(*) FROM reports WHERE {where}", params).fetchone()[0])

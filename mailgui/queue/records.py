@@ -41,6 +41,8 @@ class Recipient:
     code: int | None = None
     reply: str | None = None
     updated_at: float | None = None
+    reason: str | None = None  # bounce class (unknown_user, mailbox_full, ...) when a report said why
+    report_id: int | None = None  # the report received later that failed it (a late bounce)
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,8 @@ class Bounce:
     at: float | None
     sender: str
     subject: str
+    reason: str | None = None  # bounce class from a report (unknown_user, ...); None: not classified in the queue
+    report_id: int | None = None  # the report received later that failed it; None: refused during delivery
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from mailgui.bounces import parse_report
 from mailgui.clock import FakeClock
 from mailgui.errors import UnknownMessageError
 from mailgui.queue import Attempt, Queue, RecipientResult
+from tests.reports import arf, dsn
 
 from .helpers import outgoing
 
@@ -166,3 +168,30 @@ def test_count_deferred_since_counts_messages_deferred_by_an_attempt_after_the_m
     clock.advance(700)
     attempt(first, "sent", 250)  # no longer deferred
     assert authorized.count_deferred_since(0) == 0
+
+
+def test_bounces_say_which_came_by_report_with_its_class_and_id(authorized: Queue, clock: FakeClock) -> None:
+    mid = authorized.enqueue(outgoing(to=["late@example.org", "now@example.org"]))
+    assert [c.id for c in authorized.claim_due("w", 10, 60)] == [mid]
+    results = (
+        RecipientResult("late@example.org", "delivered", 250, "2.0.0 Ok"),
+        RecipientResult("now@example.org", "failed", 550, "5.1.1 no such user"),
+    )
+    authorized.record_attempt(mid, "w", Attempt(clock.now(), 0.1, "relay:25", results), None)
+    message_id = authorized.get_message(mid).summary.message_id
+    clock.advance(60)
+    raw = dsn(message_id, [("late@example.org", "5.2.2", "552 5.2.2 mailbox full")])
+    report = authorized.record_report(raw, parse_report(raw), "test")
+
+    late, now = authorized.list_bounces()
+    assert (late.address, late.reason, late.report_id) == ("late@example.org", "mailbox_full", report.id)
+    assert (now.address, now.reason, now.report_id) == ("now@example.org", None, None)
+    late_recipient = next(r for r in authorized.get_message(mid).summary.recipients if r.address == late.address)
+    assert (late_recipient.reason, late_recipient.report_id) == ("mailbox_full", report.id)
+
+    assert authorized.count_reports() == 1 and authorized.count_reports(unmatched=True) == 0
+    complaint = arf("<not-ours@elsewhere.example>", "x@example.org")
+    authorized.record_report(complaint, parse_report(complaint), "test")
+    assert authorized.count_reports(kind="complaint") == 1
+    assert authorized.count_reports(unmatched=True) == 1
+    assert authorized.count_reports(unmatched=True, kind="bounce") == 0
