@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from PySide6.QtGui import QColor, QIcon
 
+from mailgui.bounces import Kind, Reason
+from mailgui.bounces.classify import classify
 from mailgui.gui.resources import icon
 
 
@@ -106,3 +109,46 @@ def reply_text(code: int | None, reply: str | None) -> str:
     if code is None:
         return reply
     return f"{code} {reply}".strip()
+
+
+# The bounce classes of mailgui.bounces, as people say them.
+REASON_WORDS: dict[str, str] = {
+    Reason.UNKNOWN_USER: "Unknown user",
+    Reason.MAILBOX_FULL: "Mailbox full",
+    Reason.DOMAIN_NOT_FOUND: "Domain not found",
+    Reason.BLOCKED: "Blocked",
+    Reason.TOO_LARGE: "Too large",
+    Reason.EXPIRED: "Expired",
+    Reason.OTHER: "Other",
+}
+
+REPORT_KINDS: dict[str, str] = {
+    Kind.BOUNCE: "Bounce",
+    Kind.DELAY: "Delay notice",
+    Kind.AUTO_REPLY: "Auto-reply",
+    Kind.COMPLAINT: "Complaint",
+    Kind.OTHER: "Other mail",
+}
+
+_ENHANCED_CODE = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")
+
+
+def bounce_class(status: str, code: int | None, reply: str | None, reason: str | None) -> str:
+    """The reason class of a failed recipient: the one a report gave, else read from the relay's reply (a
+    refusal during delivery is classified the same way as a report)."""
+    if reason:
+        return reason
+    if status == "expired":
+        return Reason.EXPIRED.value
+    text = (reply or "").strip()
+    head = text.split(None, 1)[0] if text else ""
+    enhanced = head if _ENHANCED_CODE.fullmatch(head) else None
+    return classify(enhanced, reply_text(code, reply)).value
+
+
+def reason_words(reason: str) -> str:
+    return REASON_WORDS.get(reason, reason.replace("_", " ").capitalize())
+
+
+def report_kind_words(kind: str) -> str:
+    return REPORT_KINDS.get(kind, kind.replace("_", " ").capitalize())
