@@ -1,4 +1,4 @@
-"""The main window: the pages (Queue / Bounces / Mailbox / Drafts / Settings) beside a sidebar, the menus and
+"""The main window: the pages (Queue / Bounces / Mailbox / Drafts / Suppressions / Settings) beside a sidebar, the menus and
 toolbar, the status bar, and the worker's changes brought to the pages. Compose windows, the badge, the counts,
 the shortcut help and Help → About are objects of their own (``compose_windows.py``, ``badge.py``, ``counts.py``,
 ``shortcuts.py``, ``about.py``); this module puts them together."""
@@ -30,6 +30,7 @@ from mailgui.gui.compose.window import ComposeWindow
 from mailgui.gui.lists.bounces import BouncesView
 from mailgui.gui.lists.drafts import DraftsView
 from mailgui.gui.lists.mailbox import MailboxView
+from mailgui.gui.lists.suppressions import SuppressionsView
 from mailgui.gui.queue_view.view import QueueView
 from mailgui.gui.resources import icon
 from mailgui.gui.settings.pane import ConnectionTester, SettingsPane
@@ -47,12 +48,13 @@ from mailgui.queue.drafts import DraftFields
 
 log = logging.getLogger(__name__)
 
-PAGES = ("queue", "bounces", "mailbox", "drafts", "settings")
+PAGES = ("queue", "bounces", "mailbox", "drafts", "suppressions", "settings")
 _PAGE_TITLES = {
     "queue": ("Queue", "queue", "Ctrl+1"),
     "bounces": ("Bounces", "bounces", "Ctrl+2"),
     "mailbox": ("Mailbox", "mailbox", "Ctrl+3"),
     "drafts": ("Drafts", "drafts", "Ctrl+4"),
+    "suppressions": ("Suppressions", "suppressions", "Ctrl+5"),
     "settings": ("Settings", "settings", "Ctrl+,"),
 }
 CHANGES_DELAY_MS = 250  # worker events and other processes' commits within this are shown together
@@ -95,6 +97,7 @@ class MainWindow(QMainWindow):
         self.mailbox_view = MailboxView(queue, clock=clock)
         self.drafts_view = DraftsView(queue)
         self.drafts_view.openDraft.connect(self.open_draft)
+        self.suppressions_view = SuppressionsView(queue, clock=clock)
         self.settings_pane = SettingsPane(queue, tester)
         self.compose_windows = ComposeWindows(queue, clock, autosave_delay or AUTOSAVE_DELAY, self)
         self.compose_windows.sent.connect(self._sent)
@@ -108,6 +111,7 @@ class MainWindow(QMainWindow):
             "bounces": self.bounces_view,
             "mailbox": self.mailbox_view,
             "drafts": self.drafts_view,
+            "suppressions": self.suppressions_view,
             "settings": self.settings_pane,
         }
         self.sidebar = QListWidget()
@@ -255,12 +259,15 @@ class MainWindow(QMainWindow):
         elif name == "drafts":
             self.drafts_view.refresh()
             self.drafts_notice.hide()
+        elif name == "suppressions":
+            self.suppressions_view.refresh()
 
     def refresh_all(self) -> None:
         self.queue_view.refresh()
         self.bounces_view.refresh()
         self.mailbox_view.refresh()
         self.drafts_view.refresh()
+        self.suppressions_view.refresh()
         self.counts_label.refresh()
 
     # -- worker state and live changes ------------------------------------------------------------------
@@ -291,6 +298,8 @@ class MainWindow(QMainWindow):
         # The queue view coalesces its own updates; new bounces and deferrals are counted from the queue itself.
         self.bounces_view.refresh()
         self.mailbox_view.refresh()
+        if self.current_page() == "suppressions":  # read whole: only while it is in view (and when shown)
+            self.suppressions_view.refresh()
         self.counts_label.refresh()
 
     # -- compose ----------------------------------------------------------------------------------------

@@ -48,3 +48,19 @@ def test_closing_the_window_stops_the_queue_pages_polling(qtbot: QtBot, queue: Q
     assert window.queue_view.watcher._timer.isActive()
     window.close()
     assert not window.queue_view.watcher._timer.isActive()
+
+
+def test_the_suppressions_page_has_a_sidebar_entry_and_ctrl_5(qtbot: QtBot, queue: Queue, clock: FakeClock) -> None:
+    queue.add_suppression("gone@example.org")
+    window = MainWindow(queue, clock)
+    qtbot.addWidget(window)
+    window.show()
+    titles = [window.sidebar.item(i).text() for i in range(window.sidebar.count())]
+    assert "Suppressions" in titles
+    item = window.sidebar.item(titles.index("Suppressions"))
+    assert item.toolTip() == "Suppressions (Ctrl+5)" and not item.icon().isNull()
+    assert window.page_actions["suppressions"].shortcut().toString() == "Ctrl+5"
+    window.page_actions["suppressions"].trigger()
+    assert window.current_page() == "suppressions"
+    assert window.suppressions_view.model.rowCount() == 1
+    window.close()
