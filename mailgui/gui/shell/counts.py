@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from PySide6.QtWidgets import QLabel, QWidget
 
 from mailgui.errors import Error
-from mailgui.gui.shell.badge import NewMailBadge
+from mailgui.gui.shell.badge import NewMailBadge, Totals, read_totals
 from mailgui.gui.tasks import TaskSet
 from mailgui.queue import Queue, Status
 
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 class CountsReader:
-    """``await read(seen_at)`` → (messages per state, failed recipients, deferrals since ``seen_at``).
+    """``await read(seen_at)`` → (messages per state, the badge's totals, deferrals since ``seen_at``).
 
     One thread, one connection, opened lazily.
     """
@@ -32,18 +32,18 @@ class CountsReader:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailgui-counts")
         self._queue: Queue | None = None  # created, used and closed on the executor's thread only
 
-    def _read(self, seen_at: float) -> tuple[dict[str, int], int, int]:
+    def _read(self, seen_at: float) -> tuple[dict[str, int], Totals, int]:
         if self._queue is None:
             self._queue = Queue(self.path)
         q = self._queue
-        return q.counts_by_status(), q.count_bounces(), q.count_deferred_since(seen_at)
+        return q.counts_by_status(), read_totals(q), q.count_deferred_since(seen_at)
 
     def _close(self) -> None:
         if self._queue is not None:
             self._queue.close()
             self._queue = None
 
-    async def read(self, seen_at: float) -> tuple[dict[str, int], int, int]:
+    async def read(self, seen_at: float) -> tuple[dict[str, int], Totals, int]:
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._read, seen_at)
 
     def close(self) -> None:
@@ -80,7 +80,7 @@ class CountsLabel(QLabel):
         except RuntimeError:
             try:
                 q = self.queue
-                self._show(q.counts_by_status(), q.count_bounces(), q.count_deferred_since(self.badge.seen_at()))
+                self._show(q.counts_by_status(), read_totals(q), q.count_deferred_since(self.badge.seen_at()))
             except Error as exc:
                 self._failed(exc)
             return
@@ -93,21 +93,21 @@ class CountsLabel(QLabel):
         while True:
             self._dirty = False
             try:
-                counts, bounces, deferrals = await self.reader.read(self.badge.seen_at())
+                counts, totals, deferrals = await self.reader.read(self.badge.seen_at())
             except Error as exc:
                 self._failed(exc)
                 return
             if self._closed:
                 return
-            self._show(counts, bounces, deferrals)
+            self._show(counts, totals, deferrals)
             if not self._dirty:
                 return
 
-    def _show(self, counts: dict[str, int], bounces: int, deferrals: int) -> None:
+    def _show(self, counts: dict[str, int], totals: Totals, deferrals: int) -> None:
         parts = [f"{counts.get(s, 0)} {s}" for s in self.ORDER if counts.get(s, 0) or s in (Status.QUEUED, Status.SENT)]
         self.setText(" · ".join(parts))
         try:
-            self.badge.show_new(bounces, deferrals)
+            self.badge.show_new(totals, deferrals)
         except Error as exc:
             self._failed(exc)
 

@@ -185,7 +185,9 @@ class MainWindow(QMainWindow):
         self.pause_action.setObjectName("pauseAction")
         self.refresh_action = self._action("&Refresh", QKeySequence.StandardKey.Refresh, self.refresh_all, "refresh")
         self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
-        self.badge_action = self._action("Mark new bounces and deferrals &seen", "Ctrl+Shift+S", self.badge.mark_seen)
+        self.badge_action = self._action(
+            "Mark new bounces, complaints and deferrals &seen", "Ctrl+Shift+S", self.badge.mark_seen
+        )
         self.page_actions: dict[str, QAction] = {}
         for name in PAGES:
             title, icon_name, keys = _PAGE_TITLES[name]

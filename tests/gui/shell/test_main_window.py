@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from pytestqt.qtbot import QtBot
 
+from mailgui.bounces import parse_report
 from mailgui.clock import FakeClock
 from mailgui.gui.shell.main_window import MainWindow
 from mailgui.queue import Queue
-from tests.gui.queue_data import fill_varied
+from tests.gui.queue_data import attempt, enqueue, fill_varied
+from tests.reports import arf, dsn
 
 
 def test_show_in_queue_from_the_bounces_page_selects_the_message_in_the_queue(
@@ -63,4 +65,36 @@ def test_the_suppressions_page_has_a_sidebar_entry_and_ctrl_5(qtbot: QtBot, queu
     window.page_actions["suppressions"].trigger()
     assert window.current_page() == "suppressions"
     assert window.suppressions_view.model.rowCount() == 1
+    window.close()
+
+
+def test_the_badge_counts_late_bounces_complaints_and_unmatched_bounce_reports(
+    qtbot: QtBot, queue: Queue, clock: FakeClock
+) -> None:
+    queue.add_sender("@example.com")
+    mid = enqueue(queue, clock, 1, to=["late@example.org", "angry@example.org"], subject="News")
+    attempt(
+        queue,
+        clock,
+        mid,
+        [("late@example.org", "delivered", 250, "2.0.0 Ok"), ("angry@example.org", "delivered", 250, "2.0.0 Ok")],
+    )
+    window = MainWindow(queue, clock)
+    qtbot.addWidget(window)
+    window.show()
+    assert not window.badge.isVisible()  # all delivered: nothing new
+
+    message_id = queue.get_message(mid).summary.message_id
+    for raw in (
+        dsn(message_id, [("late@example.org", "5.1.1", "550 5.1.1 User unknown")]),
+        arf(message_id, "angry@example.org"),
+        dsn("<not-ours@elsewhere.example>", [("who@example.net", "5.1.1", "550 5.1.1 User unknown")]),
+    ):
+        queue.record_report(raw, parse_report(raw), "test")
+    window.counts_label.refresh()
+    assert window.badge.text() == "2 new bounces · 1 complaint"
+    window.badge.click()
+    assert window.current_page() == "bounces" and not window.badge.isVisible()
+    window.counts_label.refresh()
+    assert not window.badge.isVisible()  # seen: stays gone
     window.close()
