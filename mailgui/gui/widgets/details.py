@@ -23,6 +23,7 @@ from mailgui.gui import status_style, timefmt
 from mailgui.gui.resources import RESOURCES_DIR
 from mailgui.gui.widgets.message_tabs import MessageTabs, SafeTextBrowser, parse, text_of
 from mailgui.gui.widgets.plain import plain_label, plain_tooltip
+from mailgui.gui.widgets.report_view import ReportView
 from mailgui.queue import MessageDetail, Queue
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,11 @@ class DetailsPane(QWidget):
         self.report_view.setReadOnly(True)
         self.report_view.hide()
         self.report_index = -1
+        # Reports that came back by mail about a recipient (a late bounce): a tab like the bounce report's.
+        self.late_view = ReportView(queue, self.clock, self)
+        self.late_view.setObjectName("lateBounceReport")
+        self.late_view.hide()
+        self.late_index = -1
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setChildrenCollapsible(False)
@@ -156,6 +162,7 @@ class DetailsPane(QWidget):
         self.placeholder.show()
         self.tabs.clear_message()
         self._set_report(None)
+        self._set_late_report(None)
 
     def _show(self, d: MessageDetail, reload_content: bool) -> None:
         s = d.summary
@@ -186,7 +193,10 @@ class DetailsPane(QWidget):
         self.recipients.clear()
         for r in s.recipients:
             rs = status_style.recipient_state(r.status)
-            item = QTreeWidgetItem([r.address, r.kind, rs.word, status_style.reply_text(r.code, r.reply)])
+            reply = status_style.reply_text(r.code, r.reply)
+            if r.report_id is not None:
+                reply = f"Reported later (report #{r.report_id}): {reply}"
+            item = QTreeWidgetItem([r.address, r.kind, rs.word, reply])
             item.setIcon(2, rs.icon)
             item.setForeground(2, rs.color)
             item.setToolTip(2, rs.hint)
@@ -225,12 +235,28 @@ class DetailsPane(QWidget):
         if reload_content:
             self.tabs.set_message(d.raw)
         self._set_report(d)
+        self._set_late_report(d)
+
+    def _set_late_report(self, d: MessageDetail | None) -> None:
+        """The report a recipient's late bounce came in (the newest, if several recipients bounced later)."""
+        ids = sorted({r.report_id for r in d.summary.recipients if r.report_id is not None}) if d else []
+        if not ids:
+            if self.late_index >= 0:
+                self.tabs.removeTab(self.tabs.indexOf(self.late_view))
+                self.late_index = -1
+            return
+        if self.late_view.report_id != ids[-1]:
+            self.late_view.show_report(ids[-1])
+        if self.late_index < 0:
+            self.late_index = self.tabs.addTab(self.late_view, "Late bounce")
+        more = f" (and {len(ids) - 1} more: see the Bounces view)" if len(ids) > 1 else ""
+        self.tabs.setTabToolTip(self.tabs.indexOf(self.late_view), f"Report #{ids[-1]} received by mail{more}")
 
     def _set_report(self, d: MessageDetail | None) -> None:
         report_ids = d.report_ids if d is not None else ()
         if not report_ids:
             if self.report_index >= 0:
-                self.tabs.removeTab(self.report_index)
+                self.tabs.removeTab(self.tabs.indexOf(self.report_view))
                 self.report_index = -1
             return
         parts = []

@@ -9,9 +9,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from mailgui.bounces import parse_report
 from mailgui.gui.widgets.details import DetailsPane, MessageTabs
 from mailgui.message import MessageFields, build_message
 from tests.gui.queue_data import attempt, enqueue, fill_varied
+from tests.reports import dsn
 
 PIXEL = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
 
@@ -179,3 +181,35 @@ def test_a_suppressed_recipient_shows_as_suppressed_with_its_reason(qtbot, queue
     assert "is suppressed (unknown_user" in gone.text(3)
     assert not gone.icon(2).isNull() and "suppression list" in gone.toolTip(2)
     assert pane.recipients.topLevelItem(1).text(2) == "Delivered"
+
+
+def test_a_recipients_late_bounce_shows_its_report_in_the_message_tabs(qtbot, queue, clock):
+    queue.add_sender("@example.com")
+    mid = enqueue(queue, clock, 1, to=["late@example.org", "fine@example.org"], subject="Hello")
+    attempt(
+        queue,
+        clock,
+        mid,
+        [("late@example.org", "delivered", 250, "2.0.0 Ok"), ("fine@example.org", "delivered", 250, "2.0.0 Ok")],
+    )
+    pane = DetailsPane(queue, clock)
+    qtbot.addWidget(pane)
+    pane.show_message(mid)
+    titles = [pane.tabs.tabText(i) for i in range(pane.tabs.count())]
+    assert "Late bounce" not in titles
+
+    clock.advance(600)
+    raw = dsn(queue.get_message(mid).summary.message_id, [("late@example.org", "5.1.1", "550 5.1.1 User unknown")])
+    report = queue.record_report(raw, parse_report(raw), "test")
+    pane.refresh()
+    late = pane.recipients.topLevelItem(0)
+    assert late.text(2) == "Failed"
+    assert late.text(3).startswith(f"Reported later (report #{report.id})")
+    titles = [pane.tabs.tabText(i) for i in range(pane.tabs.count())]
+    assert titles.count("Late bounce") == 1
+    assert pane.late_view.report_id == report.id
+    assert "late@example.org: Unknown user 5.1.1" in pane.late_view.summary.text()
+    assert "User unknown" in pane.late_view.report_text.toPlainText()
+
+    pane.show_message(None)
+    assert "Late bounce" not in [pane.tabs.tabText(i) for i in range(pane.tabs.count())]
