@@ -1,9 +1,10 @@
-"""Screenshots of the queue, bounces and mailbox views over a demo queue, for the README.
+"""Screenshots of the queue, bounces, suppressions and mailbox views over a demo queue, for the README.
 
     xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python tools/screenshots_views.py docs/
 
-Writes docs/queue-view.png, docs/bounces.png and docs/mailbox.png. The demo queue is built through the queue's
-own API (enqueue, claim, record_attempt, store_received) in a temporary file, with a fake clock set to now.
+Writes docs/queue-view.png, docs/bounces.png, docs/suppressions.png and docs/mailbox.png. The demo queue is built
+through the queue's own API (enqueue, claim, record_attempt, store_received, record_report) in a temporary file,
+with a fake clock set to now; the reports that come back later are the built-in relay's own (late@, complaint@).
 """
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication, QWidget
 
+from mailgui.bounces import parse_report
 from mailgui.clock import FakeClock
 from mailgui.gui.lists.bounces import BouncesView
 from mailgui.gui.lists.mailbox import MailboxView
+from mailgui.gui.lists.suppressions import SuppressionsView
 from mailgui.gui.queue_view.view import QueueView
 from mailgui.gui.resources import style_sheet
 from mailgui.message import MessageFields, build_message
 from mailgui.queue import Attempt, Queue, RecipientResult
+from mailgui.relay.late_mail import late_mail
+from mailgui.relay.simulator import Behaviour
 
 SIM = "simulator.mailgui.test"
 PEOPLE = ["Ann Lee <ann@example.com>", "Ravi Patel <ravi@example.com>", "you@localhost"]
@@ -128,6 +133,23 @@ def demo(q: Queue, clock: FakeClock) -> None:
     )
     q.store_received("", ["ravi@example.com"], report, "127.0.0.1:50420")
 
+    # Reports that came back later by mail: a late bounce, a complaint, one about no message of this queue.
+    late = add(0, [f"late@{SIM}", "ops@example.org"], "Monthly newsletter", ok)
+    angry = add(1, [f"complaint@{SIM}"], "Special offer, this week only", ok)
+    for mid, behaviour, to in ((late, Behaviour.LATE, f"late@{SIM}"), (angry, Behaviour.COMPLAINT, f"complaint@{SIM}")):
+        back = late_mail(behaviour, q.get_message(mid).raw, "ann@example.com", to, clock.now())
+        assert back is not None
+        q.record_report(back, parse_report(back), "local mailbox")
+        clock.advance(120)
+    stranger = build_message(
+        MessageFields(sender="Old system <noreply@example.com>", to="gone@example.net", subject="Reminder", body="."),
+        now=clock.now(),
+    ).raw
+    unmatched = late_mail(Behaviour.LATE, stranger, "noreply@example.com", "gone@example.net", clock.now())
+    assert unmatched is not None
+    q.record_report(unmatched, parse_report(unmatched), "imap imap.example.com")
+    q.add_suppression("former.colleague@example.org", "left the company; asked by HR")
+
 
 def save(widget: QWidget, path: Path) -> None:
     for _ in range(10):
@@ -158,8 +180,15 @@ def main() -> None:
         bounces = BouncesView(queue, clock=clock)
         bounces.resize(1380, 720)
         bounces.show()
-        bounces.table.selectRow(0)
+        bounces.table.selectRow(0)  # the late bounce: its report is a click away
+        bounces.details.tabs.setCurrentIndex(bounces.details.tabs.indexOf(bounces.details.late_view))
         save(bounces, out / "bounces.png")
+
+        suppressions = SuppressionsView(queue, clock=clock)
+        suppressions.resize(1100, 520)
+        suppressions.show()
+        suppressions.table.selectRow(0)
+        save(suppressions, out / "suppressions.png")
 
         mailbox = MailboxView(queue, clock=clock)
         mailbox.resize(1380, 720)
@@ -167,7 +196,7 @@ def main() -> None:
         mailbox.table.selectRow(1)
         mailbox.tabs.setCurrentIndex(mailbox.tabs.html_index)
         save(mailbox, out / "mailbox.png")
-        for w in (view, bounces, mailbox):
+        for w in (view, bounces, suppressions, mailbox):
             w.close()
         queue.close()
 

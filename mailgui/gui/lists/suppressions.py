@@ -36,14 +36,14 @@ from mailgui.queue import Queue, Suppression
 
 log = logging.getLogger(__name__)
 
-(COL_ADDRESS, COL_REASON, COL_SOURCE, COL_SINCE) = range(4)
+(COL_ADDRESS, COL_SOURCE, COL_SINCE, COL_REASON) = range(4)
 SOURCES = {"bounce": "Bounce", "complaint": "Complaint", "user": "Added by hand"}
 CSV_HEADER = ("address", "reason", "source", "added_at", "message_id")
 NO_SUPPRESSIONS = "No suppressed addresses. Hard bounces and complaints put an address here."
 
 
 class SuppressionsModel(PagedTableModel[Suppression]):
-    COLUMNS = ("Address", "Reason", "Source", "Since")
+    COLUMNS = ("Address", "Source", "Since", "Reason")  # the reason last: it takes what width is left
 
     def __init__(self, queue: Queue, clock: Clock | None = None, parent: Any = None):
         self.search = ""  # before the first read, which the base class makes
@@ -112,7 +112,7 @@ class SuppressionsView(RecordListView[Suppression]):
         )
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.horizontalHeader().setStretchLastSection(True)
-        for col, width in enumerate((220, 300, 110)):
+        for col, width in enumerate((240, 110, 90)):
             self.table.setColumnWidth(col, width)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
         self._confirm: QMessageBox | None = None

@@ -106,6 +106,7 @@ class CountsLabel(QLabel):
     def _show(self, counts: dict[str, int], totals: Totals, deferrals: int) -> None:
         parts = [f"{counts.get(s, 0)} {s}" for s in self.ORDER if counts.get(s, 0) or s in (Status.QUEUED, Status.SENT)]
         self.setText(" · ".join(parts))
+        self.setToolTip(self.text())  # whole, when the window is too narrow to show it all
         try:
             self.badge.show_new(totals, deferrals)
         except Error as exc:

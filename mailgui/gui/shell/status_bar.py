@@ -22,6 +22,11 @@ class StatusBar(QStatusBar):
         self.addWidget(self.worker_label)
         self.addPermanentWidget(badge)
         self.addPermanentWidget(counts)
+        # A label's least width is its whole text: with new bounces, complaints and deferrals in the badge the
+        # counts beside it would hold an 800-pixel window wider than the screen. They may shrink (cut off, whole in
+        # their tooltip) instead.
+        counts.setMinimumWidth(120)
+        self.worker_label.setMinimumWidth(80)
 
     def show_worker_status(self, status: WorkerStatus) -> None:
         self.worker_icon.setPixmap(icon(status.icon_name()).pixmap(16, 16))

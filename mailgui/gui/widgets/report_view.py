@@ -59,8 +59,10 @@ class ReportView(QWidget):
         self.report_text = QPlainTextEdit()
         self.report_text.setObjectName("reportText")
         self.report_text.setReadOnly(True)
-        self.tabs.insertTab(0, self.report_text, "Report")
-        self.tabs.setCurrentIndex(0)
+        # Added after the message's own tabs: MessageTabs keeps their indexes (a tab put before them would shift
+        # which tab it enables and disables).
+        self.tabs.addTab(self.report_text, "Report")
+        self.tabs.setCurrentWidget(self.report_text)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.summary)

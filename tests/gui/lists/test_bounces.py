@@ -120,6 +120,10 @@ def test_a_late_bounce_says_it_was_reported_and_its_report_is_one_click_away(qtb
     assert "late@example.org: Unknown user 5.1.1" in window.view.summary.text()
     assert "User unknown" in window.view.report_text.toPlainText()
     assert window.view.report_text.isReadOnly()
+    tabs = window.view.tabs
+    assert tabs.currentWidget() is window.view.report_text
+    assert tabs.isTabEnabled(tabs.text_index) and tabs.tabText(tabs.text_index) == "Text"
+    assert not tabs.isTabEnabled(tabs.html_index)  # a plain-text report: no HTML
     qtbot.keyClick(window, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not window.isVisible())
 

@@ -98,3 +98,22 @@ def test_the_badge_counts_late_bounces_complaints_and_unmatched_bounce_reports(
     window.counts_label.refresh()
     assert not window.badge.isVisible()  # seen: stays gone
     window.close()
+
+
+def test_the_window_fits_800_by_600_with_a_long_badge_and_counts(qtbot: QtBot, queue: Queue, clock: FakeClock) -> None:
+    fill_varied(queue, clock)
+    for n in range(3):
+        raw = arf(f"<elsewhere-{n}@example.net>", f"x{n}@example.org")
+        queue.record_report(raw, parse_report(raw), "test")
+    window = MainWindow(queue, clock)
+    qtbot.addWidget(window)
+    window.resize(800, 600)
+    window.show()
+    assert window.badge.text() == "1 new bounce · 3 complaints · 1 deferred"
+    for name in ("queue", "bounces", "suppressions", "mailbox", "drafts", "settings"):
+        window.show_page(name)
+        assert window.minimumSizeHint().width() <= 800, name
+        assert window.minimumSizeHint().height() <= 600, name
+    assert window.size().width() == 800
+    assert window.counts_label.toolTip() == window.counts_label.text()
+    window.close()
