@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
-from mailgui import cli_reports, mail
+from mailgui import cli_events, cli_reports, mail
 from mailgui.addresses import check_header_text, check_text, normalize_sender_pattern
 from mailgui.attachments import Attachment
 from mailgui.bounces import parse_report, report_json
@@ -135,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     bp.add_argument("files", nargs="+", type=Path, metavar="FILE")
     add_fetch_parser(b_sub)
     cli_reports.add_parsers(b_sub, sub)
+    cli_events.add_parser(sub)
     return p
 
 
@@ -239,6 +240,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return cli_reports.list_reports(queue, a)
     if a.command == "suppressions":
         return cli_reports.suppressions(queue, a)
+    if a.command == "events":
+        return cli_events.events(queue, a)
     if a.command == "senders":
         if a.action == "list":
             for pattern in queue.list_senders():

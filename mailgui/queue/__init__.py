@@ -5,9 +5,11 @@ Everything else calls it through the Protocols in :mod:`mailgui.queue.interface`
 that implements them all; only the code that opens a queue names it."""
 
 from mailgui.queue.drafts import Draft, DraftFields
+from mailgui.queue.event_log import Event
 from mailgui.queue.interface import (
     Drafts,
     EnqueueSide,
+    EventStream,
     LateReports,
     LocalMailbox,
     QueueBackend,
@@ -47,6 +49,8 @@ __all__ = [
     "DraftFields",
     "Drafts",
     "EnqueueSide",
+    "Event",
+    "EventStream",
     "LateReports",
     "LocalMailbox",
     "MailboxEntry",

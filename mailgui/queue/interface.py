@@ -17,6 +17,7 @@ Who calls what:
 - :class:`SettingsAndSenders`: ``settings.py`` (validated settings) and the authorized senders.
 - :class:`Drafts`: compose windows' drafts.
 - :class:`LocalMailbox`: the built-in relay's mailbox and its simulator counters.
+- :class:`EventStream`: ``mailgui events`` and webhooks: every recipient's state changes, in order.
 - :class:`LateReports`: the bounce readers (IMAP, the local mailbox, ``mailgui bounces read``) and the
   suppression list (``mailgui suppressions``, the GUI).
 - :class:`QueueBackend`: all of the above and ``close``: what opening a queue returns.
@@ -31,6 +32,7 @@ from mailgui.bounces import Report
 from mailgui.clock import Clock
 from mailgui.message import OutgoingMessage
 from mailgui.queue.drafts import Draft, DraftFields
+from mailgui.queue.event_log import Event
 from mailgui.queue.late_reports import ReceivedReport, SoftRule
 from mailgui.queue.mailbox import MailboxEntry, ReceivedMessage
 from mailgui.queue.records import (
@@ -295,8 +297,26 @@ class LateReports(Protocol):
 
 
 @runtime_checkable
+class EventStream(Protocol):
+    """The per-recipient event stream: `mailgui events`, webhooks."""
+
+    def events_after(self, after_id: int = 0, limit: int = 1000) -> list[Event]: ...
+
+    def last_event_id(self) -> int: ...
+
+
+@runtime_checkable
 class QueueBackend(
-    EnqueueSide, WorkerSide, QueueViews, UserActions, SettingsAndSenders, Drafts, LocalMailbox, LateReports, Protocol
+    EnqueueSide,
+    WorkerSide,
+    QueueViews,
+    UserActions,
+    SettingsAndSenders,
+    Drafts,
+    LocalMailbox,
+    LateReports,
+    EventStream,
+    Protocol,
 ):
     """A whole queue: every side, and closing it. What opening a queue gives; pass on only the side a part uses."""
 

@@ -6,6 +6,48 @@ import sqlite3
 
 from mailgui.errors import StorageError
 
+EVENT_KINDS = ("queued", "sent", "deferred", "bounced", "complained", "suppressed", "delayed", "cancelled")
+
+_NORMAL = "(SELECT kind FROM messages WHERE id = {mid}) = 'normal'"
+_EVENT = (
+    """INSERT INTO events(at, kind, message_id, header_message_id, recipient, code, text, reason, next_attempt_at)"""
+)
+_EVENT_TRIGGERS = [
+    # A recipient enters the queue (a normal message; reports about mail are not events of their own).
+    f"""CREATE TRIGGER events_queued AFTER INSERT ON recipients WHEN {_NORMAL.format(mid="NEW.message_id")}
+        BEGIN {_EVENT} SELECT created_at, 'queued', id, message_id, NEW.address, NULL, NULL, NULL, NULL
+              FROM messages WHERE id = NEW.message_id; END""",
+    # A recipient's state changes: sent, bounced (now or reported later), suppressed, cancelled, queued again.
+    f"""CREATE TRIGGER events_recipient AFTER UPDATE OF status ON recipients
+        WHEN NEW.status != OLD.status AND {_NORMAL.format(mid="NEW.message_id")}
+        BEGIN {_EVENT} SELECT coalesce(NEW.updated_at, m.updated_at),
+                  CASE NEW.status WHEN 'delivered' THEN 'sent' WHEN 'failed' THEN 'bounced'
+                       WHEN 'expired' THEN 'bounced' WHEN 'pending' THEN 'queued' ELSE NEW.status END,
+                  m.id, m.message_id, NEW.address, NEW.code, NEW.reply,
+                  CASE NEW.status WHEN 'expired' THEN 'expired' ELSE NEW.reason END, NULL
+              FROM messages AS m WHERE m.id = NEW.message_id; END""",
+    # An attempt left a recipient waiting: deferred, with the reply and the next attempt.
+    f"""CREATE TRIGGER events_deferred AFTER INSERT ON attempts WHEN {_NORMAL.format(mid="NEW.message_id")}
+        BEGIN {_EVENT} SELECT NEW.started_at + NEW.duration, 'deferred', m.id, m.message_id,
+                  json_extract(d.value, '$.address'), json_extract(d.value, '$.code'),
+                  json_extract(d.value, '$.reply'), NULL,
+                  CASE m.status WHEN 'deferred' THEN m.next_attempt_at END
+              FROM messages AS m, json_each(NEW.detail) AS d
+             WHERE m.id = NEW.message_id AND json_extract(d.value, '$.status') = 'pending'; END""",
+    # The sender was warned that delivery is late.
+    f"""CREATE TRIGGER events_delayed AFTER UPDATE OF warned_at ON messages
+        WHEN NEW.warned_at IS NOT NULL AND OLD.warned_at IS NULL AND NEW.kind = 'normal'
+        BEGIN {_EVENT} SELECT NEW.warned_at, 'delayed', NEW.id, NEW.message_id, r.address, NULL, NULL, NULL,
+                  NEW.next_attempt_at
+              FROM recipients AS r WHERE r.message_id = NEW.id AND r.status = 'pending'; END""",
+    # A recipient marked the mail as spam (a complaint matched to the message).
+    f"""CREATE TRIGGER events_complained AFTER UPDATE OF detail ON reports
+        WHEN NEW.kind = 'complaint' AND NEW.message_id IS NOT NULL
+        BEGIN {_EVENT} SELECT NEW.received_at, 'complained', m.id, m.message_id,
+                  json_extract(d.value, '$.address'), NULL, json_extract(d.value, '$.diagnostic'), NULL, NULL
+              FROM messages AS m, json_each(NEW.detail) AS d WHERE m.id = NEW.message_id; END""",
+]
+
 # Each entry moves the schema one version forward. Never edit a released entry: append a new one.
 MIGRATIONS: list[list[str]] = [
     [
@@ -125,6 +167,23 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE suppressions ADD COLUMN source TEXT NOT NULL DEFAULT 'user'",  # user | bounce | complaint
         # A job one process of several may do at a time (the bounce mailbox's reader), held until a time.
         "CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until REAL NOT NULL)",
+    ],
+    # v5: one per-recipient event stream (`mailgui events`). Written by triggers, so every state change makes its
+    # event in its own transaction, whichever code path made it, and the delivery path runs no extra statement.
+    [
+        f"""CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a consumer resumes after the last id it saw
+            at REAL NOT NULL,
+            kind TEXT NOT NULL,               -- {" | ".join(EVENT_KINDS)}
+            message_id INTEGER NOT NULL,      -- the queue's id (the message may be deleted since)
+            header_message_id TEXT NOT NULL,  -- its Message-ID
+            recipient TEXT NOT NULL,
+            code INTEGER,
+            text TEXT,                        -- the relay's reply, the report's diagnostic, why suppressed
+            reason TEXT,                      -- bounced: unknown_user, mailbox_full, ...
+            next_attempt_at REAL              -- deferred: when it is tried again
+        )""",
+        *_EVENT_TRIGGERS,
     ],
 ]
 

@@ -13,6 +13,7 @@ from mailgui.errors import InvalidSenderError, QueueError, UnknownMessageError
 from mailgui.message import OutgoingMessage
 from mailgui.queue.connection import connect, storage_errors
 from mailgui.queue.drafts import DraftStore
+from mailgui.queue.event_log import EventLog
 from mailgui.queue.holds import HoldStore
 from mailgui.queue.interface import QueueBackend
 from mailgui.queue.late_reports import ReportStore
@@ -26,7 +27,7 @@ from mailgui.queue.worker_side import WorkerStore
 
 
 @storage_errors
-class Queue(QueueReads, WorkerStore, HoldStore, MailboxStore, DraftStore, ReportStore):
+class Queue(QueueReads, WorkerStore, HoldStore, MailboxStore, DraftStore, ReportStore, EventLog):
     """A handle on one queue file. Cheap to open; several processes may share one file.
 
     Every public method raises :class:`~mailgui.errors.StorageError` when the file is locked too long, full,

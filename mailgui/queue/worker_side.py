@@ -230,7 +230,6 @@ class WorkerStore:
             return self._record_claimed(c, message, owner, attempt, retry_at, now)
         message_id = message
         self._check_lease(c, message_id, owner)
-        self._log_attempt(c, message_id, attempt)
         newly_failed = self._settle_recipients(c, message_id, attempt, retry_at, now)
         # One read for both: who is still pending, and whether anyone failed (this attempt or an earlier one).
         left = c.execute(
@@ -248,6 +247,7 @@ class WorkerStore:
                WHERE id = ?""",
             (status, retry_at if pending else now, last[0], last[1], now, message_id),
         )
+        self._log_attempt(c, message_id, attempt)  # after the message's row: its event reads the next attempt
         return AttemptOutcome(status=status, newly_failed=tuple(newly_failed), pending=pending)
 
     def _record_claimed(

@@ -94,7 +94,11 @@ def test_a_large_batch_costs_a_bounded_number_of_statements(authorized: Queue, c
     finally:
         authorized.conn.set_trace_callback(None)
     # 150 messages, 300 recipients: chunks of 64/32/16/... for each kind of row, not a few statements each.
-    assert len(statements) < 30, statements
+    # (A trigger's statements run inside the statement that fired them, with no GIL hand-over; Python's trace
+    # repeats that statement's text once for each: collapsed here.)
+    top_level = [s for i, s in enumerate(statements) if i == 0 or s != statements[i - 1]]
+    assert len(top_level) < 30, top_level
+    assert len(statements) > len(top_level)  # the event triggers did fire
     statuses = [r[0].status for r in recorded if isinstance(r[0], AttemptOutcome)]
     assert statuses == [Status.BOUNCED if i % 10 == 0 else Status.SENT for i in range(150)]
     failed = [r[0].newly_failed for r in recorded if isinstance(r[0], AttemptOutcome)]

@@ -12,6 +12,7 @@ import pytest
 from mailgui.queue import (
     Drafts,
     EnqueueSide,
+    EventStream,
     LateReports,
     LocalMailbox,
     Queue,
@@ -31,6 +32,7 @@ SIDES: list[type] = [
     Drafts,
     LocalMailbox,
     LateReports,
+    EventStream,
 ]
 
 
