@@ -55,7 +55,15 @@ class Reporter:
             return None
         if result.newly_failed:
             recipients = [
-                self._recipient(done, r.address, r.code, r.reply or "", r.status == RecipientStatus.EXPIRED, remote_mta)
+                self._recipient(
+                    done,
+                    r.address,
+                    r.code,
+                    r.reply or "",
+                    r.status == RecipientStatus.EXPIRED,
+                    remote_mta,
+                    suppressed=r.status == RecipientStatus.SUPPRESSED,
+                )
                 for r in result.newly_failed
             ]
             return self._build(FAILED, msg, recipients, now)
@@ -106,9 +114,19 @@ class Reporter:
         return self._build(DELAYED, msg, recipients, now)
 
     def _recipient(
-        self, done: FinishedAttempt, address: str, code: int | None, reply: str, expired: bool, remote_mta: str | None
+        self,
+        done: FinishedAttempt,
+        address: str,
+        code: int | None,
+        reply: str,
+        expired: bool,
+        remote_mta: str | None,
+        *,
+        suppressed: bool = False,
     ) -> ReportRecipient:
-        if done.relay_error is not None:  # the relay failed as a whole: its reply (or why not) for everyone
+        if suppressed:  # mailgui's own verdict, for good until the address is lifted: no server was asked
+            status, remote_mta = "5.0.0", None
+        elif done.relay_error is not None:  # the relay failed as a whole: its reply (or why not) for everyone
             status, code, reply = relay_reason(done.relay_error)
             if code is None:
                 remote_mta = None  # no server answered
