@@ -2,6 +2,6 @@
 so `mailgui bounces parse` and the mailbox readers share it."""
 
 from mailgui.bounces.parse import parse_report
-from mailgui.bounces.report import Kind, Reason, Recipient, Report, report_json
+from mailgui.bounces.report import Kind, Reason, Recipient, Report, is_own_report, report_json
 
-__all__ = ["Kind", "Reason", "Recipient", "Report", "parse_report", "report_json"]
+__all__ = ["Kind", "Reason", "Recipient", "Report", "is_own_report", "parse_report", "report_json"]

@@ -58,3 +58,12 @@ def report_json(file: str, report: Report) -> dict[str, object]:
         ],
         "original_message_id": report.original_message_id,
     }
+
+
+_OWN_REPORT = b"\nX-Mailgui-Queue-ID:"
+
+
+def is_own_report(raw: bytes) -> bool:
+    """A delivery report mailgui itself wrote (its delivery-status part names the queue id): it is for the sender
+    to read, so a mailbox reader leaves it alone rather than record it as a report received."""
+    return _OWN_REPORT in raw[: 1 << 20].replace(b"\r\n", b"\n")

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol, TypeVar
 
-from mailgui.bounces import Kind, Report, parse_report
+from mailgui.bounces import Kind, Report, is_own_report, parse_report
 from mailgui.errors import MailboxError
 from mailgui.queue import ReceivedReport
 from mailgui.settings import Settings, get_password
@@ -398,6 +398,8 @@ async def read_mailbox(recorder: ReportRecorder, account: ImapAccount) -> list[R
             raw = await _step(partial(session.fetch, listed.uid), where)
             if raw is None:
                 log.info("imap %s/%s: message UID %d went away before it was read", where, account.folder, listed.uid)
+                continue
+            if is_own_report(raw):  # mailgui's own report to the sender: theirs to read, not a report received
                 continue
             report = await asyncio.to_thread(parse_report, raw)
             if report.kind == Kind.OTHER:

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from mailgui.bounces import Kind, parse_report
+from mailgui.bounces import Kind, is_own_report, parse_report
 from mailgui.clock import Clock
 from mailgui.queue import Queue, ReceivedReport
 
@@ -93,8 +93,8 @@ class RelayStorage:
 
     def _read_report(self, raw: bytes, recipients: list[str]) -> ReceivedReport | None:
         queue = self.queue
-        if not any(queue.is_authorized(r) for r in recipients):
-            return None
+        if not any(queue.is_authorized(r) for r in recipients) or is_own_report(raw):
+            return None  # not to a local sender, or mailgui's own report to one (theirs to read)
         report = parse_report(raw)
         if report.kind == Kind.OTHER:
             return None

@@ -356,3 +356,15 @@ Content-Type: message/rfc822
     report = parse_report(notice)
     assert report.kind is Kind.BOUNCE
     assert [(r.address, r.reason) for r in report.recipients] == [("bob@example.net", Reason.UNKNOWN_USER)]
+
+
+def test_mailguis_own_delivery_report_is_told_from_a_report_received() -> None:
+    from mailgui.bounces import is_own_report
+    from mailgui.delivery import ReportRecipient, build_report
+    from tests.delivery.test_report import NOW, original
+    from tests.reports import dsn
+
+    refused = ReportRecipient("bob@example.org", "5.1.1", 550, "5.1.1 unknown", stage="RCPT TO")
+    ours = build_report("failed", original(), [refused], reporting_mta="mailgui.test", now=NOW).raw
+    assert is_own_report(ours)
+    assert not is_own_report(dsn("<q1@example.com>", [("bob@example.org", "5.1.1", "550 5.1.1 unknown")]))
