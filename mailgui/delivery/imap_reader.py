@@ -35,11 +35,17 @@ from functools import partial
 from typing import Protocol, TypeVar
 
 from mailgui.bounces import Kind, Report, is_own_report, parse_report
+from mailgui.delivery.reporting import late_report_writer
+from mailgui.delivery.target import local_hostname
 from mailgui.errors import MailboxError
 from mailgui.queue import ReceivedReport
+from mailgui.queue.late_reports import ReportWriter
 from mailgui.settings import Settings, get_password
 
 log = logging.getLogger(__name__)
+
+# Matched by VERP, a bounce went to the VERP address: mailgui tells the sender itself.
+_SENDER_REPORTS = late_report_writer(local_hostname())
 
 MAX_REPORT_SIZE = 10 * 1024 * 1024  # bytes; a larger message is not read (a report is a few KiB plus what it returns)
 STEP_TIMEOUT = 30.0  # seconds for each network step (connect, each read)
@@ -52,7 +58,15 @@ T = TypeVar("T")
 class ReportRecorder(Protocol):
     """Where reports go: the queue (``Queue.record_report``)."""
 
-    def record_report(self, raw: bytes, report: Report, source: str, *, verp_id: int | None = None) -> ReceivedReport:
+    def record_report(
+        self,
+        raw: bytes,
+        report: Report,
+        source: str,
+        *,
+        verp_id: int | None = None,
+        report_writer: ReportWriter | None = None,
+    ) -> ReceivedReport:
         """Keep ``report`` and apply it to the message it is about."""
         ...
 
@@ -404,7 +418,7 @@ async def read_mailbox(recorder: ReportRecorder, account: ImapAccount) -> list[R
             report = await asyncio.to_thread(parse_report, raw)
             if report.kind == Kind.OTHER:
                 continue
-            got = recorder.record_report(raw, report, account.source)
+            got = recorder.record_report(raw, report, account.source, report_writer=_SENDER_REPORTS)
             recorded.append(got)
             if got.message_id is not None and report.kind in MOVED_KINDS:
                 await _step(partial(session.move_to_processed, listed.uid), where)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from mailgui.delivery.classify import RelayError, enhanced_status
 from mailgui.delivery.report import DELAYED, FAILED, OriginalMessage, Report, ReportRecipient, build_report
 from mailgui.delivery.transport import RecipientReply
-from mailgui.queue import Attempt, AttemptOutcome, ClaimedMessage, RecipientStatus, Status
+from mailgui.queue import Attempt, AttemptOutcome, ClaimedMessage, NewReport, RecipientStatus, Status
+from mailgui.queue.late_reports import LateOriginal, ReportedRecipient, ReportWriter
 
 log = logging.getLogger(__name__)
 
@@ -177,4 +178,33 @@ def relay_reason(failure: RelayError) -> tuple[str, int | None, str]:
     return failure.status, None, failure.detail
 
 
-__all__ = ["DELAYED", "FAILED", "FinishedAttempt", "Reporter", "relay_reason"]
+def late_report_writer(reporting_mta: str) -> ReportWriter:
+    """What a report received later by VERP calls for: mailgui's own report to the sender (the relay's went to the
+    VERP address), written as the reports about failures at delivery are."""
+
+    def write(original: LateOriginal, failed: list[ReportedRecipient], now: float) -> NewReport | None:
+        recipients = [
+            ReportRecipient(r.address, r.status or "5.0.0", None, f"reported later: {r.diagnostic}") for r in failed
+        ]
+        built = build_report(
+            FAILED,
+            OriginalMessage(
+                queue_id=original.queue_id,
+                message_id=original.message_id,
+                sender=original.sender,
+                subject=original.subject,
+                arrival=original.created_at,
+                raw=original.raw,
+                smtputf8=original.smtputf8,
+                expires_at=original.expires_at,
+            ),
+            recipients,
+            reporting_mta=reporting_mta,
+            now=now,
+        )
+        return NewReport(built.message_id, built.recipient, built.subject, built.raw, built.smtputf8, False)
+
+    return write
+
+
+__all__ = ["DELAYED", "FAILED", "FinishedAttempt", "Reporter", "late_report_writer", "relay_reason"]

@@ -33,7 +33,7 @@ from mailgui.clock import Clock
 from mailgui.message import OutgoingMessage
 from mailgui.queue.drafts import Draft, DraftFields
 from mailgui.queue.event_log import Event
-from mailgui.queue.late_reports import ReceivedReport, SoftRule
+from mailgui.queue.late_reports import ReceivedReport, ReportWriter, SoftRule
 from mailgui.queue.mailbox import MailboxEntry, ReceivedMessage
 from mailgui.queue.records import (
     Attempt,
@@ -272,7 +272,14 @@ class LateReports(Protocol):
     """Reports that come back by mail (late bounces, complaints, auto-replies), and the suppression list."""
 
     def record_report(
-        self, raw: bytes, report: Report, source: str, *, verp_id: int | None = None, soft: SoftRule | None = None
+        self,
+        raw: bytes,
+        report: Report,
+        source: str,
+        *,
+        verp_id: int | None = None,
+        soft: SoftRule | None = None,
+        report_writer: ReportWriter | None = None,
     ) -> ReceivedReport: ...
 
     def get_report(self, report_id: int) -> ReceivedReport: ...

@@ -17,6 +17,7 @@ import logging
 import re
 import secrets
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 
@@ -25,7 +26,8 @@ from mailgui.bounces.verp import verp_id as read_verp_id
 from mailgui.clock import Clock
 from mailgui.errors import QueueError
 from mailgui.queue.connection import transaction
-from mailgui.queue.records import Suppression
+from mailgui.queue.records import NewReport, Suppression
+from mailgui.queue.rows import insert_report, message_lifetime
 from mailgui.queue.server_text import storable_text
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,24 @@ class ReportedRecipient:
     reason: str
     diagnostic: str
     applied: bool  # it changed a recipient of the matched message (False: unknown there, or not delivered)
+
+
+@dataclass(frozen=True)
+class LateOriginal:
+    """The message a report received later is about, as a report to its sender needs it."""
+
+    queue_id: int
+    message_id: str
+    sender: str
+    subject: str
+    created_at: float
+    expires_at: float
+    raw: bytes
+    smtputf8: bool
+
+
+# Writes the sender's own report about recipients a report received later failed (delivery/reporting.py).
+ReportWriter = Callable[[LateOriginal, list["ReportedRecipient"], float], NewReport | None]
 
 
 @dataclass(frozen=True)
@@ -92,11 +112,15 @@ class ReportStore:
         *,
         verp_id: int | None = None,
         soft: SoftRule | None = None,
+        report_writer: ReportWriter | None = None,
     ) -> ReceivedReport:
         """Keep ``report`` (parsed from ``raw``) and apply it to the message it is about, in one transaction.
 
         ``verp_id``: the queue id a verified VERP return address names (the caller checks its token). Recording
-        the same bytes again returns the first record with ``duplicate=True`` and changes nothing."""
+        the same bytes again returns the first record with ``duplicate=True`` and changes nothing.
+
+        ``report_writer``: when the report was matched by VERP, the relay's own report went to the VERP address,
+        not to the sender; this writes mailgui's report to the sender, queued in the same transaction."""
         digest = hashlib.sha256(raw).hexdigest()
         now = self.clock.now()
         soft = soft or SoftRule()
@@ -107,6 +131,7 @@ class ReportStore:
             if verp_id is None:
                 verp_id = self._verp_id(c, raw, source)
             message_id = self._match(c, verp_id, report.original_message_id)
+            by_verp = verp_id is not None and message_id == verp_id
             stored = raw if len(raw) <= MAX_STORED_REPORT else raw[:MAX_STORED_REPORT]
             cur = c.execute(
                 """INSERT INTO reports(received_at, source, digest, kind, message_id, original_message_id,
@@ -144,6 +169,8 @@ class ReportStore:
             if message_id is not None and any(a.applied for a in applied):
                 self._log_late_attempt(c, message_id, report_id, source, applied, now)
                 self._settle_message(c, message_id, now)
+                if by_verp and report_writer is not None:
+                    self._tell_sender(c, message_id, [a for a in applied if a.applied], report_writer, now)
             return self._report(c, report_id)
 
     def verp_key(self) -> bytes:
@@ -213,6 +240,22 @@ class ReportStore:
             ).rowcount
             > 0
         )
+
+    @staticmethod
+    def _tell_sender(
+        c: sqlite3.Connection, message_id: int, failed: list[ReportedRecipient], writer: ReportWriter, now: float
+    ) -> None:
+        row = c.execute(
+            """SELECT m.id, m.message_id, m.sender, m.subject, m.created_at, m.expires_at, b.raw, m.smtputf8
+                 FROM messages AS m JOIN bodies AS b ON b.id = m.id WHERE m.id = ?""",
+            (message_id,),
+        ).fetchone()
+        if row is None or not row[2]:
+            return  # a null sender is told nothing (no loops)
+        original = LateOriginal(row[0], row[1], row[2], row[3], row[4], row[5], bytes(row[6]), bool(row[7]))
+        draft = writer(original, failed, now)
+        if draft is not None:
+            insert_report(c, draft, message_id, now, message_lifetime(c), False)
 
     @staticmethod
     def _log_late_attempt(

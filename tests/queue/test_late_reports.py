@@ -179,3 +179,28 @@ def test_a_forged_verp_address_matches_nothing_and_says_so(
     assert got.message_id is None
     assert states(authorized, mid) == {"bob@example.org": "delivered"}
     assert any("forged VERP" in r.getMessage() for r in caplog.records)
+
+
+def test_matched_by_verp_the_sender_gets_mailguis_own_report_and_by_message_id_does_not(
+    authorized: Queue, clock: FakeClock
+) -> None:
+    from mailgui.bounces.verp import verp_address
+    from mailgui.delivery.reporting import late_report_writer
+    from tests.delivery.helpers import parse_dsn
+
+    writer = late_report_writer("mailgui.test")
+    authorized.set_setting("bounces.return_path", "bounces@example.com")
+    # Matched by the Message-ID it quotes, the relay's report went to the sender already: no second one.
+    by_id, message_id = sent(authorized, clock, ["carol@example.org"])
+    raw = dsn(message_id, [("carol@example.org", "5.1.1", UNKNOWN.format("carol@example.org"))])
+    authorized.record_report(raw, parse_report(raw), "test", report_writer=writer)
+    assert authorized.get_message(by_id).report_ids == ()
+
+    by_verp, _ = sent(authorized, clock, ["bob@example.org"])
+    raw = verp_dsn(verp_address("bounces@example.com", by_verp, authorized.verp_key()))
+    authorized.record_report(raw, parse_report(raw), "test", report_writer=writer)
+    [report_id] = authorized.get_message(by_verp).report_ids
+    report = authorized.get_message(report_id)
+    assert [r.address for r in report.summary.recipients] == ["ann@example.com"]  # the original sender
+    fields = parse_dsn(report.raw).per_recipient
+    assert [(f["final-recipient"], f["status"]) for f in fields] == [("rfc822; bob@example.org", "5.1.1")]
