@@ -14,8 +14,9 @@ from urllib.parse import parse_qsl
 
 from mailgui.addresses import check_header_text
 from mailgui.email_message import EmailMessage, _EmailMessageBase
-from mailgui.errors import InvalidHeaderValueError, InvalidMessageError
+from mailgui.errors import BadRequestError, InvalidHeaderValueError, InvalidMessageError
 from mailgui.payload import EncodedPayload
+from mailgui.queue import Event, QueueViews
 
 _FOLD = re.compile(r"\r?\n(?=[ \t])")  # RFC 5322 folding: a line break before whitespace
 
@@ -126,6 +127,29 @@ class BounceNotification:
                 raise ValueError('Multiple values found for "raw-message" in post_vars. Expected single value.')
             raw_message = raw_message[0] if raw_message else ""
         self._original_raw_message = InboundEmailMessage(raw_message)
+
+    @classmethod
+    def from_event(cls, event: Event, queue: QueueViews) -> BounceNotification:
+        """The notification for a ``bounced`` event of mailgui's stream (``mailgui events``), as App Engine would
+        post it for that recipient, so an App Engine bounce handler can be fed by mailgui."""
+        if event.kind != "bounced":
+            raise BadRequestError(f"event: #{event.id} is a {event.kind!r} event, not 'bounced'")
+        detail = queue.get_message(event.message_id)
+        summary = detail.summary
+        why = " ".join(x for x in (str(event.code) if event.code is not None else "", event.text or "") if x)
+        return cls(
+            {
+                "original-from": summary.from_header,
+                "original-to": event.recipient,
+                "original-subject": summary.subject,
+                "notification-from": "MAILER-DAEMON",
+                "notification-to": summary.sender,
+                "notification-subject": f"Undeliverable: {summary.subject}",
+                "notification-text": f"{event.recipient}: {why or 'bounced'}"
+                + (f" ({event.reason})" if event.reason else ""),
+                "raw-message": detail.raw.decode("utf-8", "replace"),
+            }
+        )
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, Any]) -> BounceNotification:

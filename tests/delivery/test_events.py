@@ -127,3 +127,25 @@ async def test_a_follower_in_another_process_sees_every_state_change_of_a_1000_m
     by_kind = {k: sum(1 for x in seen if x["event"] == k) for k in ("queued", "sent", "bounced")}
     assert by_kind == {"queued": 1000, "sent": 1000, "bounced": 1}
     assert seen[-1]["event"] == "bounced" and seen[-1]["recipient"] == "r0@example.org"
+
+
+def test_a_bounced_event_feeds_an_app_engine_bounce_handler(authorized: Queue, clock: FakeClock) -> None:
+    from mailgui import mail
+
+    mid = authorized.enqueue(outgoing(to=["a@example.org"], subject="Quarterly"))
+    start = authorized.last_event_id()
+    authorized.claim_due("w", 10, 60)
+    failed = RecipientResult("a@example.org", RecipientStatus.FAILED, 550, "5.1.1 <a@example.org>: User unknown")
+    authorized.record_attempt(mid, "w", Attempt(clock.now(), 0.1, "relay", (failed,)), None)
+    [event] = [e for e in authorized.events_after(start) if e.kind == "bounced"]
+
+    bounce = mail.BounceNotification.from_event(event, authorized)
+
+    assert bounce.original["to"] == "a@example.org"
+    assert bounce.original["subject"] == "Quarterly"
+    assert bounce.original["from"] == "Ann <ann@example.com>"
+    assert "550 5.1.1 <a@example.org>: User unknown" in bounce.notification["text"]
+    assert bounce.original_raw_message.subject == "Quarterly"
+    [queued] = [e for e in authorized.events_after(0) if e.kind == "queued"]
+    with pytest.raises(mail.BadRequestError, match=r"^event: #\d+ is a 'queued' event, not 'bounced'"):
+        mail.BounceNotification.from_event(queued, authorized)
