@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from mailgui.clock import Clock, SystemClock
 from mailgui.delivery import RelayTarget, Worker, WorkerEvent, local_relay_target, relay_from_settings
 from mailgui.delivery.bounce_poller import BouncePoller
+from mailgui.delivery.webhooks import WebhookSender
 from mailgui.errors import Error, SendingStoppedError
 from mailgui.logsetup import configure_logging
 from mailgui.queue import Queue, Status
@@ -42,6 +43,7 @@ class Services:
     task: asyncio.Task[None]
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
     bounce_reader: asyncio.Task[None] | None = None  # reads the bounce mailbox while delivery runs
+    webhooks: asyncio.Task[None] | None = None  # POSTs the event stream to events.webhook.url
 
     @property
     def relay_port(self) -> int | None:
@@ -59,8 +61,9 @@ class Services:
     async def stop(self) -> None:
         """Stop the worker (sends in flight finish or give their lease back), then the relay; close the file."""
         self.stop_event.set()
-        if self.bounce_reader is not None:
-            await asyncio.gather(self.bounce_reader, return_exceptions=True)  # a read in progress ends first
+        for task in (self.bounce_reader, self.webhooks):
+            if task is not None:
+                await asyncio.gather(task, return_exceptions=True)  # a read or a POST in progress ends first
         try:
             await self.task
         except asyncio.CancelledError:
@@ -118,13 +121,17 @@ async def start_services(
     stop = asyncio.Event()
     task = asyncio.get_running_loop().create_task(worker.run(stop, until_idle=until_idle), name="mailgui-worker")
     task.add_done_callback(_log_failure)
-    reader = None
+    reader = hooks = None
     if not until_idle:  # a run that ends when the queue is empty does not wait for mail to come back
+        loop = asyncio.get_running_loop()
         poller = BouncePoller(queue_path, worker.owner, clock)
-        reader = asyncio.get_running_loop().create_task(poller.run(stop), name="mailgui-bounce-reader")
+        reader = loop.create_task(poller.run(stop), name="mailgui-bounce-reader")
         reader.add_done_callback(_log_failure)
+        if settings.get("events.webhook.url"):  # off: no task (a change of settings restarts the services)
+            hooks = loop.create_task(WebhookSender(queue_path, clock).run(stop), name="mailgui-webhooks")
+            hooks.add_done_callback(_log_failure)
     log.info("delivering %s to %s", queue_path, "the built-in relay" if local else target.name)
-    return Services(queue, worker, target, local, task, stop, reader)
+    return Services(queue, worker, target, local, task, stop, reader, hooks)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

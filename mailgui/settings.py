@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mailgui.addresses import invalid_email_reason, parse_address_list, split_addresses
 from mailgui.errors import Error, InvalidSettingError, SecretStoreError
@@ -113,6 +114,19 @@ def _return_path(value: str) -> str:
     return value
 
 
+def _webhook_url(value: str) -> str:
+    """Empty (off), an https URL, or an http one to this computer only (events are not sent in clear text)."""
+    value = value.strip()
+    if not value:
+        return ""
+    url = urlsplit(value)
+    if url.scheme not in ("https", "http") or not url.hostname or "\r" in value or "\n" in value:
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    if url.scheme == "http" and url.hostname not in ("127.0.0.1", "::1", "localhost"):
+        raise ValueError("http sends events in clear text: use https, or http to 127.0.0.1 only")
+    return value
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     default: str
@@ -152,6 +166,7 @@ SETTINGS: dict[str, SettingSpec] = {
     ),
     "bounces.imap.poll_interval": SettingSpec("300", _seconds(30, 86400), "seconds between reads of the folder"),
     "bounces.imap.ca_file": SettingSpec("", _file, "extra CA bundle to trust for IMAP (certificate checks stay on)"),
+    "events.webhook.url": SettingSpec("", _webhook_url, "each event is POSTed here as signed JSON (empty: off)"),
     "bounces.return_path": SettingSpec(
         "", _return_path, "VERP: bounces come back to this address plus the message's id (empty: off, the sender's)"
     ),
@@ -170,6 +185,7 @@ class SecretSpec:
 SECRETS: dict[str, SecretSpec] = {
     "relay.password": SecretSpec("relay.username", "relay.host"),
     "bounces.imap.password": SecretSpec("bounces.imap.username", "bounces.imap.host", "imap:"),
+    "events.webhook.secret": SecretSpec("events.webhook.url", "events.webhook.url", "webhook:"),  # signs each POST
 }
 SECRET_KEYS = set(SECRETS)
 
