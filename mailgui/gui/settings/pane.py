@@ -1,4 +1,5 @@
-"""The settings pane: authorized senders, the SMTP relay (with Test connection), retry policy."""
+"""The settings pane: authorized senders, the SMTP relay (with Test connection), retry policy, the events
+webhook."""
 
 from __future__ import annotations
 
@@ -30,7 +31,11 @@ from PySide6.QtWidgets import (
 
 from mailgui.errors import Error, SecretStoreError
 from mailgui.gui.resources import icon
+from mailgui.gui.settings.fields import error_label, with_error
 from mailgui.gui.settings.senders_editor import SendersEditor
+from mailgui.gui.settings.webhook_box import SECRET as WEBHOOK_SECRET
+from mailgui.gui.settings.webhook_box import URL as WEBHOOK_URL
+from mailgui.gui.settings.webhook_box import WebhookBox
 from mailgui.gui.tasks import TaskSet
 from mailgui.gui.widgets.duration_box import DurationBox
 from mailgui.gui.widgets.plain import plain_label
@@ -66,31 +71,6 @@ def keyring_problem() -> str | None:
     return None
 
 
-def _error_label(name: str) -> QLabel:
-    label = QLabel()
-    label.setObjectName(name)
-    label.setProperty("role", "fieldError")
-    label.setWordWrap(True)
-    label.hide()
-    return label
-
-
-def _with_error(widget: QWidget, error: QLabel, hint: str | None = None) -> QWidget:
-    box = QWidget()
-    box.setFocusProxy(widget)  # the form label's mnemonic focuses the field itself
-    col = QVBoxLayout(box)
-    col.setContentsMargins(0, 0, 0, 0)
-    col.setSpacing(2)
-    col.addWidget(widget)
-    if hint:
-        h = QLabel(hint)
-        h.setProperty("role", "hint")
-        h.setWordWrap(True)
-        col.addWidget(h)
-    col.addWidget(error)
-    return box
-
-
 class SettingsPane(QScrollArea):
     """Edits the settings stored in the queue file: the same ones the API and the command line use."""
 
@@ -121,6 +101,9 @@ class SettingsPane(QScrollArea):
         left.addStretch(1)
         right = QVBoxLayout()
         right.addWidget(self._relay_group())
+        self.webhook = WebhookBox(queue)
+        self.errors.update(self.webhook.errors)
+        right.addWidget(self.webhook)
         right.addStretch(1)
         columns.addLayout(left, 1)
         columns.addLayout(right, 1)
@@ -209,7 +192,7 @@ class SettingsPane(QScrollArea):
             "worker.connections",
             "relay.ca_file",
         ):
-            self.errors[key] = _error_label(key.replace(".", "_") + "_error")
+            self.errors[key] = error_label(key.replace(".", "_") + "_error")
 
         self.test_button = QPushButton(icon("refresh"), "Test connection")
         self.test_button.setObjectName("testButton")
@@ -228,10 +211,10 @@ class SettingsPane(QScrollArea):
         self.smtp_box = QWidget()
         form = QFormLayout(self.smtp_box)
         form.setContentsMargins(20, 0, 0, 0)
-        form.addRow("&Host:", _with_error(self.host_edit, self.errors["relay.host"]))
-        form.addRow("&Port:", _with_error(self.port_spin, self.errors["relay.port"]))
-        form.addRow("S&ecurity:", _with_error(self.security_box, self.errors["relay.security"]))
-        form.addRow("&User name:", _with_error(self.username_edit, self.errors["relay.username"]))
+        form.addRow("&Host:", with_error(self.host_edit, self.errors["relay.host"]))
+        form.addRow("&Port:", with_error(self.port_spin, self.errors["relay.port"]))
+        form.addRow("S&ecurity:", with_error(self.security_box, self.errors["relay.security"]))
+        form.addRow("&User name:", with_error(self.username_edit, self.errors["relay.username"]))
         password_box = QWidget()
         password_col = QVBoxLayout(password_box)
         password_col.setContentsMargins(0, 0, 0, 0)
@@ -243,7 +226,7 @@ class SettingsPane(QScrollArea):
         password_label = form.labelForField(password_box)
         if isinstance(password_label, QLabel):
             password_label.setBuddy(self.password_edit)
-        form.addRow("CA &file:", _with_error(self.ca_edit, self.errors["relay.ca_file"]))
+        form.addRow("CA &file:", with_error(self.ca_edit, self.errors["relay.ca_file"]))
         test_row = QHBoxLayout()
         test_row.addWidget(self.test_button)
         test_row.addWidget(self.test_progress)
@@ -251,10 +234,10 @@ class SettingsPane(QScrollArea):
         form.addRow("", test_row)
 
         common = QFormLayout()
-        common.addRow("Time&out per step:", _with_error(self.timeout_spin, self.errors["relay.timeout"]))
+        common.addRow("Time&out per step:", with_error(self.timeout_spin, self.errors["relay.timeout"]))
         common.addRow(
             "&Connections:",
-            _with_error(self.connections_spin, self.errors["worker.connections"], "SMTP connections used at once"),
+            with_error(self.connections_spin, self.errors["worker.connections"], "SMTP connections used at once"),
         )
         col = QVBoxLayout(group)
         col.addWidget(self.local_radio)
@@ -271,10 +254,10 @@ class SettingsPane(QScrollArea):
         self.admins_edit = QLineEdit()
         self.admins_edit.setObjectName("adminsEdit")
         self.admins_edit.setPlaceholderText("ann@example.com, Bob <bob@example.org>")
-        self.errors["admins"] = _error_label("admins_error")
+        self.errors["admins"] = error_label("admins_error")
         form = QFormLayout(group)
         hint = "where mail.send_mail_to_admins() sends; addresses separated by commas"
-        form.addRow("&Addresses:", _with_error(self.admins_edit, self.errors["admins"], hint))
+        form.addRow("&Addresses:", with_error(self.admins_edit, self.errors["admins"], hint))
         return group
 
     def _retry_group(self) -> QGroupBox:
@@ -290,22 +273,22 @@ class SettingsPane(QScrollArea):
         self.delay_warning.setObjectName("delayWarning")
         self.delay_warning.setSpecialValueText("off")
         for key in ("retry.min_backoff", "retry.max_backoff", "retry.lifetime", "bounce.delay_warning"):
-            self.errors[key] = _error_label(key.replace(".", "_") + "_error")
+            self.errors[key] = error_label(key.replace(".", "_") + "_error")
         form = QFormLayout(group)
-        form.addRow("&First retry after:", _with_error(self.min_backoff, self.errors["retry.min_backoff"]))
+        form.addRow("&First retry after:", with_error(self.min_backoff, self.errors["retry.min_backoff"]))
         form.addRow(
             "&Longest gap:",
-            _with_error(
+            with_error(
                 self.max_backoff, self.errors["retry.max_backoff"], "the gap doubles after each try, up to this"
             ),
         )
         form.addRow(
             "&Give up after:",
-            _with_error(self.lifetime, self.errors["retry.lifetime"], "then the message bounces with a report"),
+            with_error(self.lifetime, self.errors["retry.lifetime"], "then the message bounces with a report"),
         )
         form.addRow(
             "&Delay warning after:",
-            _with_error(
+            with_error(
                 self.delay_warning,
                 self.errors["bounce.delay_warning"],
                 "tell the sender once when a message is still waiting this long (off: never)",
@@ -345,6 +328,7 @@ class SettingsPane(QScrollArea):
         self.password_note.setProperty("role", "hint" if problem is None else "fieldError")
         self.password_note.style().unpolish(self.password_note)
         self.password_note.style().polish(self.password_note)
+        self.webhook.load(keyring_ok=problem is None)
         for label in self.errors.values():
             label.hide()
 
@@ -363,7 +347,7 @@ class SettingsPane(QScrollArea):
             "retry.lifetime": str(self.lifetime.value()),
             "bounce.delay_warning": str(self.delay_warning.value()),
             "admins": self.admins_edit.text(),
-        }
+        } | self.webhook.form_values()
 
     def _field_error(self, key: str, message: str | None) -> None:
         label = self.errors[key]
@@ -389,24 +373,32 @@ class SettingsPane(QScrollArea):
         if ok and float(checked["retry.max_backoff"]) < float(checked["retry.min_backoff"]):
             self._field_error("retry.max_backoff", "retry.max_backoff: the longest gap is shorter than the first retry")
             ok = False
+        if ok and (refusal := self.webhook.refusal(checked[WEBHOOK_URL])):
+            self._field_error(WEBHOOK_SECRET, refusal)
+            ok = False
         if not ok:
             self.saved_label.setText("Not saved: see the fields marked below.")
             return False
+        webhook_url_before = self.settings.get(WEBHOOK_URL)
         for key, value in checked.items():
             self.settings.set(key, value)
+        unsaved: list[str] = []
         password = self.password_edit.text()
         if password:
             try:
                 set_password(self.settings, password)
             except SecretStoreError as exc:
                 self._field_error("relay.password", str(exc))
-                self.saved_label.setText("Settings saved, but not the password: see below.")
-                self.settingsSaved.emit()
-                return False
-            self.password_edit.clear()
-        self.saved_label.setText("Settings saved.")
+                unsaved.append("the password")
+            else:
+                self.password_edit.clear()
+        if self.webhook.save_secret(webhook_url_before) is not None:
+            unsaved.append("the webhook secret")
+        self.saved_label.setText(
+            f"Settings saved, but not {' nor '.join(unsaved)}: see below." if unsaved else "Settings saved."
+        )
         self.settingsSaved.emit()
-        return True
+        return not unsaved
 
     # -- test connection (a task on the running loop: the window never freezes) ------------------------------
     def start_test(self) -> asyncio.Task[str] | None:
