@@ -381,8 +381,9 @@ def _forget(kr: Any, accounts: list[str]) -> None:
 def _account_changed(before: Mapping[str, str], after: Mapping[str, str]) -> None:
     """After a change of relay user or host, delete the password kept for the old account; after a change of
     port, move an entry still keyed with the old port (it would never be found again). The same for the bounce
-    mailbox's user and host."""
+    mailbox's user and host; the webhook's secret follows its URL."""
     _imap_account_changed(before, after)
+    _webhook_url_changed(before, after)
     if not before["relay.username"] or not before["relay.host"]:
         return  # no password is kept without both (set_password refuses it)
     old, new = _account(before), _account(after)
@@ -413,4 +414,25 @@ def _imap_account_changed(before: Mapping[str, str], after: Mapping[str, str]) -
         kr = _keyring(key)
     except SecretStoreError:
         return  # no keyring: nothing was ever stored
+    _forget(kr, [old])
+
+
+def _webhook_url_changed(before: Mapping[str, str], after: Mapping[str, str]) -> None:
+    """The webhook's secret is kept under its URL: a new URL takes the secret along (the user changed where events
+    go, not the key they are signed with); no URL any more forgets it."""
+    key = "events.webhook.secret"
+    old_url, new_url = before["events.webhook.url"], after["events.webhook.url"]
+    if not old_url or old_url == new_url:
+        return
+    try:
+        kr = _keyring(key)
+        old = _account(before, key)
+        secret = kr.get_password(KEYRING_SERVICE, old)
+        if secret is not None and new_url:
+            kr.set_password(KEYRING_SERVICE, _account(after, key), secret)
+    except SecretStoreError:
+        return  # no keyring: nothing was ever stored
+    except Exception as exc:  # keyring backends raise their own types
+        log.warning("events.webhook.secret: could not move it to the new URL: %s", exc)
+        return
     _forget(kr, [old])

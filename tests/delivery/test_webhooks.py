@@ -128,3 +128,15 @@ async def test_without_a_secret_nothing_is_sent_and_the_error_says_how_to_set_it
 def test_a_webhook_url_in_clear_text_to_another_host_or_not_http_is_refused(authorized: Queue, url: str) -> None:
     with pytest.raises(InvalidSettingError, match=r"^events.webhook.url: "):
         Settings(authorized).set("events.webhook.url", url)
+
+
+def test_the_secret_follows_the_url_and_goes_with_it(authorized: Queue, memory_keyring: MemoryKeyring) -> None:
+    from mailgui.settings import get_password
+
+    settings = Settings(authorized)
+    settings.set("events.webhook.url", "https://hooks.example.com/a")
+    set_password(settings, SECRET, "events.webhook.secret")
+    settings.set("events.webhook.url", "https://hooks.example.com/b")  # events go elsewhere, signed the same
+    assert get_password(settings, "events.webhook.secret") == SECRET
+    settings.set("events.webhook.url", "")  # webhooks off: nothing is left in the keyring
+    assert [account for _, account in memory_keyring.secrets if account.startswith("webhook:")] == []
