@@ -31,6 +31,17 @@ def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True, scope="session")
+def no_os_keyring() -> Iterator[None]:
+    """Every test starts with no keyring, whatever the machine has: keyring picks its default among every
+    KeyringBackend subclass it knows, test backends included (a locked one defined in one module became the
+    default for a test in another, in a full run only). Tests that need one set it (``memory_keyring``)."""
+    from keyring.backends import fail
+
+    keyring.set_keyring(fail.Keyring())
+    yield
+
+
 @pytest.fixture
 def memory_keyring() -> Iterator[MemoryKeyring]:
     """An in-process keyring backend (the test machine has no OS keyring service), restored afterwards."""

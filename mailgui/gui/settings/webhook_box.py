@@ -104,6 +104,14 @@ class WebhookBox(QGroupBox):
             return f"{SECRET}: set the URL first; the secret is kept in the OS keyring for it"
         return None
 
+    def _kept_secret(self) -> str | None:
+        """The secret kept for the saved URL; '' when the keyring cannot be read (nothing typed, nothing to save:
+        a keyring that cannot be read now is no reason to refuse the rest of the form)."""
+        try:
+            return get_password(self.settings, SECRET)
+        except SecretStoreError:
+            return ""
+
     def save_secret(self, url_before: str) -> str | None:
         """After the URL is saved: keep the secret typed, if any, for it. Returns why it could not be kept (also
         shown under the field), or None. A new URL with none typed and none kept is told in the note: the sender
@@ -115,7 +123,7 @@ class WebhookBox(QGroupBox):
             if secret:
                 set_password(self.settings, secret, SECRET)
                 self.secret_edit.clear()
-            elif url and url != url_before and get_password(self.settings, SECRET) is None:
+            elif url and url != url_before and self._kept_secret() is None:
                 self.secret_note.setText("No secret is kept for the new URL yet: no event is sent until one is.")
                 _set_role(self.secret_note, "fieldError")
         except SecretStoreError as exc:

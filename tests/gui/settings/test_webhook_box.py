@@ -145,3 +145,21 @@ def test_every_webhook_field_has_a_mnemonic(pane: SettingsPane) -> None:
     assert buddies["S&igning secret:"].focusProxy() is box.secret_edit
     assert buddies["Las&t error:"] is box.last_error
     assert box.last_error.focusPolicy() & Qt.FocusPolicy.TabFocus
+
+
+class _UnreadableKeyring(MemoryKeyring):
+    """A keyring that is there but cannot be read now (a locked collection, a session bus gone away)."""
+
+    def get_password(self, service: str, username: str) -> str | None:
+        raise RuntimeError("the collection is locked")
+
+
+def test_a_keyring_that_cannot_be_read_does_not_stop_a_new_url_being_saved(pane: SettingsPane, queue: Queue) -> None:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(_UnreadableKeyring())
+    try:
+        pane.webhook.url_edit.setText("https://hooks.example.com/mailgui")
+        assert pane.save()  # no secret typed: nothing to store, so nothing to fail on
+    finally:
+        keyring.set_keyring(previous)
+    assert Settings(queue).get(URL) == "https://hooks.example.com/mailgui"
