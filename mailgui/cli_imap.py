@@ -11,6 +11,7 @@ import asyncio
 import json
 from typing import Any
 
+from mailgui.cli_reports import report_json
 from mailgui.delivery.imap_reader import fetch_once
 from mailgui.queue import QueueBackend, ReceivedReport
 from mailgui.settings import Settings
@@ -23,26 +24,6 @@ def add_fetch_parser(bounces: argparse._SubParsersAction[Any]) -> None:
     bf.add_argument("--json", action="store_true", help="one JSON object per report")
 
 
-def fetched_json(r: ReceivedReport) -> dict[str, object]:
-    return {
-        "id": r.id,
-        "kind": r.kind,
-        "message": r.message_id,
-        "original_message_id": r.original_message_id,
-        "duplicate": r.duplicate,
-        "recipients": [
-            {
-                "address": x.address,
-                "status": x.status,
-                "reason": x.reason,
-                "diagnostic": x.diagnostic,
-                "applied": x.applied,
-            }
-            for x in r.recipients
-        ],
-    }
-
-
 def fetched_line(r: ReceivedReport) -> str:
     about = "unmatched" if r.message_id is None else f"message {r.message_id}"
     recipients = "; ".join(f"{x.address} {x.reason} {x.status or '-'}" for x in r.recipients) or "-"
@@ -51,5 +32,5 @@ def fetched_line(r: ReceivedReport) -> str:
 
 def fetch_reports(queue: QueueBackend, *, as_json: bool) -> int:
     for r in asyncio.run(fetch_once(queue, Settings(queue))):
-        print(json.dumps(fetched_json(r), ensure_ascii=False) if as_json else fetched_line(r))
+        print(json.dumps(report_json(r), ensure_ascii=False) if as_json else fetched_line(r))
     return 0
