@@ -26,21 +26,6 @@ def _iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
-def event_json(e: Event) -> dict[str, object]:
-    return {
-        "id": e.id,
-        "at": _iso(e.at),
-        "event": e.kind,
-        "queue_id": e.message_id,
-        "message_id": e.header_message_id,
-        "recipient": e.recipient,
-        "code": e.code,
-        "text": e.text,
-        "reason": e.reason,
-        "next_attempt_at": _iso(e.next_attempt_at),
-    }
-
-
 def _line(e: Event) -> str:
     detail = " ".join(x for x in (str(e.code) if e.code is not None else "", e.reason or "", e.text or "") if x)
     return f"{e.id} {_iso(e.at)} {e.kind} #{e.message_id} {e.recipient}" + (f"  {detail}" if detail else "")
@@ -53,7 +38,7 @@ def events(queue: QueueBackend, a: argparse.Namespace) -> int:
     while True:
         batch = queue.events_after(after, 1000)
         for e in batch:
-            print(json.dumps(event_json(e), ensure_ascii=False) if a.json else _line(e), flush=a.follow)
+            print(json.dumps(e.as_json(), ensure_ascii=False) if a.json else _line(e), flush=a.follow)
             after = e.id
         if len(batch) == 1000:
             continue

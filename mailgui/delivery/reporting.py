@@ -152,22 +152,21 @@ class Reporter:
         )
 
     def _build(self, action: str, msg: ClaimedMessage, recipients: list[ReportRecipient], now: float) -> Report:
-        return build_report(
-            action,
-            OriginalMessage(
-                queue_id=msg.id,
-                message_id=msg.message_id,
-                sender=msg.sender,
-                subject=msg.subject,
-                arrival=msg.created_at,
-                raw=msg.raw,
-                smtputf8=msg.smtputf8,
-                expires_at=msg.expires_at,
-            ),
-            recipients,
-            reporting_mta=self.reporting_mta,
-            now=now,
-        )
+        return build_report(action, original_of(msg), recipients, reporting_mta=self.reporting_mta, now=now)
+
+
+def original_of(msg: ClaimedMessage | LateOriginal) -> OriginalMessage:
+    """What a report says of the message it is about, from the claim (at delivery) or the queue (reported later)."""
+    return OriginalMessage(
+        queue_id=msg.id,
+        message_id=msg.message_id,
+        sender=msg.sender,
+        subject=msg.subject,
+        arrival=msg.created_at,
+        raw=msg.raw,
+        smtputf8=msg.smtputf8,
+        expires_at=msg.expires_at,
+    )
 
 
 def relay_reason(failure: RelayError) -> tuple[str, int | None, str]:
@@ -186,22 +185,7 @@ def late_report_writer(reporting_mta: str) -> ReportWriter:
         recipients = [
             ReportRecipient(r.address, r.status or "5.0.0", None, f"reported later: {r.diagnostic}") for r in failed
         ]
-        built = build_report(
-            FAILED,
-            OriginalMessage(
-                queue_id=original.queue_id,
-                message_id=original.message_id,
-                sender=original.sender,
-                subject=original.subject,
-                arrival=original.created_at,
-                raw=original.raw,
-                smtputf8=original.smtputf8,
-                expires_at=original.expires_at,
-            ),
-            recipients,
-            reporting_mta=reporting_mta,
-            now=now,
-        )
+        built = build_report(FAILED, original_of(original), recipients, reporting_mta=reporting_mta, now=now)
         return NewReport(built.message_id, built.recipient, built.subject, built.raw, built.smtputf8, False)
 
     return write

@@ -43,21 +43,8 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def event_body(e: Event) -> bytes:
-    return json.dumps(
-        {
-            "id": e.id,
-            "at": e.at,
-            "event": e.kind,
-            "queue_id": e.message_id,
-            "message_id": e.header_message_id,
-            "recipient": e.recipient,
-            "code": e.code,
-            "text": e.text,
-            "reason": e.reason,
-            "next_attempt_at": e.next_attempt_at,
-        },
-        ensure_ascii=False,
-    ).encode()
+    """The JSON ``mailgui events --json`` prints for ``e``: one shape for scripts and receivers."""
+    return json.dumps(e.as_json(), ensure_ascii=False).encode()
 
 
 class WebhookSender:

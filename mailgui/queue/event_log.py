@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 EVENT_COLUMNS = "id, at, kind, message_id, header_message_id, recipient, code, text, reason, next_attempt_at"
 
@@ -26,6 +27,25 @@ class Event:
     text: str | None
     reason: str | None
     next_attempt_at: float | None
+
+    def as_json(self) -> dict[str, object]:
+        """The event as ``mailgui events --json`` prints it and a webhook receives it (times in ISO 8601, UTC)."""
+        return {
+            "id": self.id,
+            "at": _iso(self.at),
+            "event": self.kind,
+            "queue_id": self.message_id,
+            "message_id": self.header_message_id,
+            "recipient": self.recipient,
+            "code": self.code,
+            "text": self.text,
+            "reason": self.reason,
+            "next_attempt_at": _iso(self.next_attempt_at),
+        }
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
 class EventLog:

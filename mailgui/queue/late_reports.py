@@ -59,7 +59,7 @@ class ReportedRecipient:
 class LateOriginal:
     """The message a report received later is about, as a report to its sender needs it."""
 
-    queue_id: int
+    id: int  # the queue's, named as ClaimedMessage names it: a report is written from either the same way
     message_id: str
     sender: str
     subject: str
