@@ -11,12 +11,11 @@ import pytest
 from mailgui.clock import FakeClock
 from mailgui.delivery.bounce_poller import LEASE, NOT_SET_UP_CHECK, BouncePoller
 from mailgui.queue import Attempt, Queue, RecipientResult, RecipientStatus
-from mailgui.settings import Settings, set_password
+from mailgui.settings import Settings
 from tests.logfail import Allowed
 from tests.queue.helpers import outgoing
-from tests.realservers.dovecot import PASSWORD, USER, Dovecot, Mailbox
+from tests.realservers.dovecot import Mailbox
 from tests.reports import dsn
-from tests.test_settings import MemoryKeyring
 
 
 def sent(queue: Queue, clock: FakeClock) -> tuple[int, str]:
@@ -28,20 +27,10 @@ def sent(queue: Queue, clock: FakeClock) -> tuple[int, str]:
 
 
 @pytest.fixture
-def mailbox_settings(authorized: Queue, dovecot: Dovecot, memory_keyring: MemoryKeyring) -> Settings:
-    settings = Settings(authorized)
-    settings.set_many(
-        {
-            "bounces.imap.host": "127.0.0.1",
-            "bounces.imap.port": str(dovecot.imaps_port),
-            "bounces.imap.security": "tls",
-            "bounces.imap.username": USER,
-            "bounces.imap.ca_file": str(dovecot.tls.ca_file),
-            "bounces.imap.poll_interval": "120",
-        }
-    )
-    set_password(settings, PASSWORD, "bounces.imap.password")
-    return settings
+def mailbox_settings(imap_settings: Settings) -> Settings:
+    """The test Dovecot's mailbox (tests/realservers/dovecot.py), read every two minutes."""
+    imap_settings.set("bounces.imap.poll_interval", "120")
+    return imap_settings
 
 
 async def test_nothing_is_read_until_a_mailbox_is_set_up(authorized: Queue, db_path: Path, clock: FakeClock) -> None:

@@ -15,7 +15,7 @@ from mailgui.clock import FakeClock
 from mailgui.delivery.imap_reader import ImapAccount, account_from_settings, fetch_once, read_mailbox
 from mailgui.errors import MailboxError
 from mailgui.queue import Attempt, Queue, RecipientResult, RecipientStatus, Status
-from mailgui.settings import Settings, set_password
+from mailgui.settings import Settings
 from tests.queue.helpers import outgoing
 from tests.realservers.dovecot import PASSWORD, USER, Dovecot, Mailbox, start_dovecot
 from tests.reports import auto_reply, dsn
@@ -36,23 +36,6 @@ def sent(queue: Queue, clock: FakeClock, to: list[str]) -> tuple[int, str]:
 
 def bounce_for(message_id: str, address: str = "bob@example.org") -> bytes:
     return dsn(message_id, [(address, "5.1.1", UNKNOWN.format(address))])
-
-
-@pytest.fixture
-def imap_settings(authorized: Queue, dovecot: Dovecot, memory_keyring: MemoryKeyring) -> Settings:
-    """The queue's settings pointed at the test Dovecot over IMAPS, its password in the (in-memory) keyring."""
-    settings = Settings(authorized)
-    settings.set_many(
-        {
-            "bounces.imap.host": "127.0.0.1",
-            "bounces.imap.port": str(dovecot.imaps_port),
-            "bounces.imap.security": "tls",
-            "bounces.imap.username": USER,
-            "bounces.imap.ca_file": str(dovecot.tls.ca_file),
-        }
-    )
-    set_password(settings, PASSWORD, "bounces.imap.password")
-    return settings
 
 
 def states(queue: Queue, mid: int) -> dict[str, str]:

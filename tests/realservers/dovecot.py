@@ -33,7 +33,10 @@ from pathlib import Path
 
 import pytest
 
+from mailgui.queue import Queue
+from mailgui.settings import Settings, set_password
 from tests.smtpserver import HOST, TLSFiles, make_tls
+from tests.test_settings import MemoryKeyring
 
 USER = "bounces@example.com"
 PASSWORD = "imap secret 'with' \"quotes\""
@@ -302,3 +305,20 @@ def imap_mailbox(dovecot: Dovecot) -> Iterator[Mailbox]:
     mailbox = Mailbox(dovecot)
     mailbox.empty()
     yield mailbox
+
+
+@pytest.fixture
+def imap_settings(authorized: Queue, dovecot: Dovecot, memory_keyring: MemoryKeyring) -> Settings:
+    """The queue's settings pointed at the test Dovecot over IMAPS, its password in the (in-memory) keyring."""
+    settings = Settings(authorized)
+    settings.set_many(
+        {
+            "bounces.imap.host": "127.0.0.1",
+            "bounces.imap.port": str(dovecot.imaps_port),
+            "bounces.imap.security": "tls",
+            "bounces.imap.username": USER,
+            "bounces.imap.ca_file": str(dovecot.tls.ca_file),
+        }
+    )
+    set_password(settings, PASSWORD, "bounces.imap.password")
+    return settings
